@@ -1,0 +1,1 @@
+export {}; // implemented by its kernel issue

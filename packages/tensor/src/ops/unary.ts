@@ -1,0 +1,65 @@
+// Elementwise unary ops: one kernel (kernels/unary.wgsl) specialised by expression. Math runs in f32.
+import { Tensor } from '../tensor.js';
+import { Uniforms, grid1d, expectDtype } from './util.js';
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sigmoid' | 'silu' | 'gelu' | 'gelu_tanh'
+  | 'quick_gelu' | 'tanh' | 'relu' | 'square' | 'recip' | 'clamp' | 'affine';
+
+/** WGSL expression of each op over `x` and uniforms `p.a`, `p.b`. */
+const EXPR: Record<UnaryOp, string> = {
+  neg: '-x',
+  exp: 'exp(x)',
+  log: 'log(x)',
+  sqrt: 'sqrt(x)',
+  rsqrt: 'inverseSqrt(x)',
+  abs: 'abs(x)',
+  sigmoid: 'act_sigmoid(x)',
+  silu: 'act_silu(x)',
+  gelu: 'act_gelu(x)',
+  gelu_tanh: 'act_gelu_tanh(x)',
+  quick_gelu: 'act_quick_gelu(x)',
+  tanh: 'act_tanh(x)',
+  relu: 'act_relu(x)',
+  square: 'x * x',
+  recip: '1.0 / x',
+  clamp: 'min(max(x, p.a), p.b)',
+  affine: 'x * p.a + p.b',
+};
+
+export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
+  expectDtype(op, x, ['f32', 'f16']);
+  const rt = x.rt;
+  const y = Tensor.empty(rt, x.shape, x.dtype);
+  rt.run({
+    kernel: 'unary',
+    defines: { T: x.dtype, EXPR: EXPR[op] },
+    inputs: [x],
+    outputs: [y],
+    uniforms: new Uniforms().u32(x.size).f32(a, b).build(),
+    workgroups: grid1d(rt, x.size),
+  });
+  return y;
+}
+
+export const neg = (x: Tensor) => unary('neg', x);
+export const exp = (x: Tensor) => unary('exp', x);
+export const log = (x: Tensor) => unary('log', x);
+export const sqrt = (x: Tensor) => unary('sqrt', x);
+export const rsqrt = (x: Tensor) => unary('rsqrt', x);
+export const abs = (x: Tensor) => unary('abs', x);
+export const sigmoid = (x: Tensor) => unary('sigmoid', x);
+export const silu = (x: Tensor) => unary('silu', x);
+/** GELU, exact erf form (torch default). */
+export const gelu = (x: Tensor) => unary('gelu', x);
+/** GELU, tanh approximation (torch `approximate='tanh'`). */
+export const geluTanh = (x: Tensor) => unary('gelu_tanh', x);
+/** x * sigmoid(1.702 x), as OpenAI CLIP. */
+export const quickGelu = (x: Tensor) => unary('quick_gelu', x);
+export const tanh = (x: Tensor) => unary('tanh', x);
+export const relu = (x: Tensor) => unary('relu', x);
+export const square = (x: Tensor) => unary('square', x);
+export const recip = (x: Tensor) => unary('recip', x);
+export const clamp = (x: Tensor, min: number, max: number) => unary('clamp', x, min, max);
+/** x * scale + shift with scalar scale/shift. */
+export const affine = (x: Tensor, scale: number, shift = 0) => unary('affine', x, scale, shift);

@@ -1,0 +1,52 @@
+import { describe, it } from 'vitest';
+import { Tensor, unary, type UnaryOp, cpu } from '../src/index.js';
+import { testRuntime, randn, randUniform, expectClose } from './helpers.js';
+
+// f32 transcendental ops on GPUs are within a few ulp; 1e-6 relative plus 1e-6 absolute covers that.
+const TOL = { atol: 1e-6, rtol: 2e-6 };
+const SHAPES = [[1], [3], [77], [5, 257], [2, 3, 1031]];
+
+const CASES: { op: UnaryOp; domain: 'any' | 'positive'; a?: number; b?: number }[] = [
+  { op: 'neg', domain: 'any' },
+  { op: 'exp', domain: 'any' },
+  { op: 'log', domain: 'positive' },
+  { op: 'sqrt', domain: 'positive' },
+  { op: 'rsqrt', domain: 'positive' },
+  { op: 'abs', domain: 'any' },
+  { op: 'sigmoid', domain: 'any' },
+  { op: 'silu', domain: 'any' },
+  { op: 'gelu', domain: 'any' },
+  { op: 'gelu_tanh', domain: 'any' },
+  { op: 'quick_gelu', domain: 'any' },
+  { op: 'tanh', domain: 'any' },
+  { op: 'relu', domain: 'any' },
+  { op: 'square', domain: 'any' },
+  { op: 'recip', domain: 'positive' },
+  { op: 'clamp', domain: 'any', a: -0.5, b: 0.75 },
+  { op: 'affine', domain: 'any', a: 1.5, b: -0.25 },
+];
+
+describe('unary ops vs CPU reference (f32)', async () => {
+  const rt = await testRuntime();
+  for (const c of CASES) {
+    it(c.op, async () => {
+      for (const [si, shape] of SHAPES.entries()) {
+        const n = shape.reduce((p, d) => p * d, 1);
+        const data = c.domain === 'positive' ? randUniform(n, si + 1, 0.01, 20) : randn(n, si + 1, 3);
+        const x = Tensor.from(rt, data, shape);
+        const y = unary(c.op, x, c.a, c.b);
+        expectClose(await y.read(), cpu.unaryRef(c.op, data, c.a, c.b), TOL, `${c.op} ${shape}`);
+        x.dispose();
+        y.dispose();
+      }
+    });
+  }
+
+  it('tanh/sigmoid stay finite at extreme inputs', async () => {
+    const data = Float32Array.from([-1e30, -100, -88, 0, 88, 100, 1e30]);
+    for (const op of ['tanh', 'sigmoid', 'silu', 'gelu'] as const) {
+      const y = unary(op, Tensor.from(rt, data, [7]));
+      expectClose(await y.read(), cpu.unaryRef(op, data), TOL, op);
+    }
+  });
+});
