@@ -45,6 +45,9 @@ const LIMITS_WE_USE = [
   'maxComputeWorkgroupSizeZ',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
+  // Alignment limits: the adapter's value is the best one a device may request.
+  'minStorageBufferOffsetAlignment',
+  'minUniformBufferOffsetAlignment',
 ] as const;
 
 const FEATURES_WE_USE = ['shader-f16', 'timestamp-query', 'subgroups'] as const;

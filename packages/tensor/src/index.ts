@@ -9,4 +9,4 @@ export * from './kernelSource.js';
 export type { KernelTiming } from './profiler.js';
 export * from './ops/index.js';
 export * as cpu from './cpu/index.js';
-// SAFETENSORS_EXPORT export * from './safetensors/index.js';
+export * from './safetensors/index.js';

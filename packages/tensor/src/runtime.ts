@@ -261,11 +261,13 @@ export class Runtime {
   private uniformSlot(data: ArrayBuffer): GPUBufferBinding {
     const align = this.limits.minUniformBufferOffsetAlignment ?? 256;
     const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
-    if (!this.arena || this.arena.used + size > UNIFORM_ARENA_BYTES) {
+    if (!this.arena || this.arena.used + size > this.arena.data.byteLength) {
       if (this.arena) this.device.queue.writeBuffer(this.arena.buffer, 0, this.arena.data, 0, this.arena.used);
-      const buffer = this.pool.acquire(UNIFORM_ARENA_BYTES, 'uniform', false);
+      // Validation mode submits every dispatch: a full arena per submit would only waste memory.
+      const bytes = this.validate ? Math.max(256, size) : Math.max(UNIFORM_ARENA_BYTES, size);
+      const buffer = this.pool.acquire(bytes, 'uniform', false);
       this.arenaBuffers.push(buffer);
-      this.arena = { buffer, data: new Uint8Array(UNIFORM_ARENA_BYTES), used: 0 };
+      this.arena = { buffer, data: new Uint8Array(bytes), used: 0 };
     }
     const offset = this.arena.used;
     this.arena.data.set(new Uint8Array(data), offset);

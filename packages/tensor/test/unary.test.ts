@@ -1,6 +1,7 @@
-import { describe, it } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { Tensor, unary, type UnaryOp, cpu } from '../src/index.js';
 import { testRuntime, randn, randUniform, expectClose } from './helpers.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/safetensors/halfFloat.js';
 
 // f32 transcendental ops on GPUs are within a few ulp; 1e-6 relative plus 1e-6 absolute covers that.
 const TOL = { atol: 1e-6, rtol: 2e-6 };
@@ -48,5 +49,21 @@ describe('unary ops vs CPU reference (f32)', async () => {
       const y = unary(op, Tensor.from(rt, data, [7]));
       expectClose(await y.read(), cpu.unaryRef(op, data), TOL, op);
     }
+  });
+
+  it('f16 storage: f32 math on half inputs, one rounding on output', async () => {
+    if (!rt.hasF16) return;
+    const roundHalf = (a: Float32Array) => f16BitsToF32(f32ToF16Bits(a));
+    for (const c of CASES) {
+      const data = roundHalf(c.domain === 'positive' ? randUniform(1031, 7, 0.01, 20) : randn(1031, 7, 3));
+      const y = unary(c.op, Tensor.from(rt, data, [1031], 'f16'), c.a, c.b);
+      expect(y.dtype).toBe('f16');
+      // Output rounding to half: 2^-11 relative, plus a tiny absolute term for results near 0.
+      expectClose(await y.toFloat32(), cpu.unaryRef(c.op, data, c.a, c.b), { atol: 1e-6, rtol: 2 ** -10 }, `f16 ${c.op}`);
+    }
+  });
+
+  it('rejects integer inputs', () => {
+    expect(() => unary('exp', Tensor.from(rt, [1, 2], [2], 'i32'))).toThrow(/exp: input dtype i32 not supported/);
   });
 });

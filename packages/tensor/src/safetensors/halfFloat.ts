@@ -103,7 +103,8 @@ export function f32ToBf16Bits(x: Float32Array): Uint16Array {
   for (let i = 0; i < src.length; i++) {
     const v = src[i];
     if ((v & 0x7fffffff) > 0x7f800000) {
-      out[i] = (v >>> 16) | 0x40; // NaN: force a quiet bit so truncation cannot yield inf
+      const h = v >>> 16; // NaN: keep the top payload bits; if they are all zero, set the quiet bit
+      out[i] = (h & 0x7f) === 0 ? h | 0x40 : h;
     } else {
       out[i] = (v + 0x7fff + ((v >>> 16) & 1)) >>> 16; // may round up to inf, as it should
     }

@@ -4,7 +4,6 @@ export {
   SAFETENSORS_DTYPES,
   bytesToTypedArray,
   isSafetensorsDType,
-  numElements,
   typedArrayToFloat32,
   type SafetensorsDType,
   type SafetensorsTypedArray,

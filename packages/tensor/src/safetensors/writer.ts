@@ -25,6 +25,7 @@ export type TensorsToWrite = Record<string, TensorToWrite>;
 interface PlannedTensor {
   name: string;
   dtype: SafetensorsDType;
+  shape: number[];
   /** Little-endian bytes to write (may alias the caller's data). */
   bytes: Uint8Array;
 }
@@ -67,7 +68,7 @@ function planTensor(name: string, t: TensorToWrite, file: string): PlannedTensor
     bytes = bytes.slice();
     swapBytesInPlace(bytes, DTYPE_SIZES[t.dtype]);
   }
-  return { name, dtype: t.dtype, bytes };
+  return { name, dtype: t.dtype, shape, bytes };
 }
 
 function planLayout(tensors: TensorsToWrite, metadata: Record<string, string> | undefined, file: string): Layout {
@@ -75,10 +76,12 @@ function planLayout(tensors: TensorsToWrite, metadata: Record<string, string> | 
   planned.sort(compareForLayout);
   // Built by hand (not JSON.stringify of an object) so integer-like names keep layout order.
   const parts: string[] = [];
-  if (metadata !== undefined) parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(checkMetadata(metadata, file))}`);
+  if (metadata !== undefined) {
+    parts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(checkMetadata(metadata, file))}`);
+  }
   let offset = 0;
   for (const t of planned) {
-    const shape = JSON.stringify(checkShape(tensors[t.name].shape, file, t.name));
+    const shape = JSON.stringify(t.shape);
     const end = offset + t.bytes.byteLength;
     parts.push(`${JSON.stringify(t.name)}:{"dtype":"${t.dtype}","shape":${shape},"data_offsets":[${offset},${end}]}`);
     offset = end;

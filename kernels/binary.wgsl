@@ -1,0 +1,48 @@
+// out = a (op) b with NumPy broadcasting. {{EXPR}} combines x (from a) and y (from b) in compute type
+// {{C}} (f32 for f32/f16 storage, i32 for i32). Strides are element strides of a and b over the
+// (collapsed) output shape, 0 on broadcast dims. BCAST=false is the equal-shape fast path (no index math).
+//!include lib_binary
+
+const BCAST: bool = {{BCAST}};
+
+struct Params {
+  n: u32,
+  rank: u32,
+  shape: array<vec4<u32>, {{R4}}>,
+  sa: array<vec4<u32>, {{R4}}>,
+  sb: array<vec4<u32>, {{R4}}>,
+}
+
+@group(0) @binding(0) var<storage, read> a_in: array<{{T}}>;
+@group(0) @binding(1) var<storage, read> b_in: array<{{T}}>;
+@group(0) @binding(2) var<storage, read_write> out: array<{{T}}>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.n) { return; }
+  var ia = i;
+  var ib = i;
+  if (BCAST) {
+    ia = 0u;
+    ib = 0u;
+    var rem = i;
+    // Innermost dims first; dim 0 needs no division since i < n.
+    for (var k = p.rank; k > 1u; k--) {
+      let d = k - 1u;
+      let size = p.shape[d >> 2u][d & 3u];
+      let c = rem % size;
+      rem = rem / size;
+      ia += c * p.sa[d >> 2u][d & 3u];
+      ib += c * p.sb[d >> 2u][d & 3u];
+    }
+    if (p.rank > 0u) {
+      ia += rem * p.sa[0].x;
+      ib += rem * p.sb[0].x;
+    }
+  }
+  let x = {{C}}(a_in[ia]);
+  let y = {{C}}(b_in[ib]);
+  out[i] = {{T}}({{EXPR}});
+}

@@ -1,0 +1,16 @@
+// y = x converted from {{S}} to {{D}} through {{CONV}}, an expression over x (f->i truncates toward
+// zero and saturates, as WGSL conversions do; f32->f16 rounds to nearest).
+
+struct Params { n: u32 }
+
+@group(0) @binding(0) var<storage, read> x_in: array<{{S}}>;
+@group(0) @binding(1) var<storage, read_write> y_out: array<{{D}}>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= p.n) { return; }
+  let x = x_in[i];
+  y_out[i] = {{CONV}};
+}
