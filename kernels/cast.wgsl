@@ -1,5 +1,5 @@
-// y = x converted from {{S}} to {{D}} through {{CONV}}, an expression over x (f->i truncates toward
-// zero and saturates, as WGSL conversions do; f32->f16 rounds to nearest).
+// y = x converted from {{S}} to {{D}} through {{CONV}}, an expression over x. WGSL semantics: f->i
+// truncates toward zero and clamps to [-2^31, 2^31 - 128]; f32->f16 rounds to nearest on our targets.
 
 struct Params { n: u32 }
 

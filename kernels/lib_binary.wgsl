@@ -19,8 +19,8 @@ fn bin_min(x: f32, y: f32) -> f32 {
   return min(x, y);
 }
 
-// C/torch pow: x^0 = 1 and 1^y = 1 (even NaN), negative base needs an integer exponent (else NaN),
-// odd integer exponents keep the sign, 0^-y = inf. WGSL pow() is undefined for x < 0 and x = 0.
+// C/torch pow: x^0 = 1 and 1^y = 1 (even NaN), a finite negative base needs an integer exponent (else
+// NaN), odd integer exponents keep the sign, 0^-y = inf. WGSL pow() is undefined for x < 0 and x = 0.
 fn bin_pow(x: f32, y: f32) -> f32 {
   if (y == 0.0 || x == 1.0) { return 1.0; }
   if (bin_isnan(x) || bin_isnan(y)) { return bitcast<f32>(bin_nan_bits); }
@@ -30,7 +30,8 @@ fn bin_pow(x: f32, y: f32) -> f32 {
   let ay = abs(y);
   let inf = bitcast<f32>(bin_inf_bits);
   let is_int = floor(y) == y;
-  if (x < 0.0 && !is_int) { return bitcast<f32>(bin_nan_bits); }
+  // A finite negative base needs an integer exponent; (-inf)^y is inf or 0 like +inf (C99 pow).
+  if (x < 0.0 && !is_int && ax != inf) { return bitcast<f32>(bin_nan_bits); }
   // Odd only below 2^24: larger f32 values are all even.
   let odd = is_int && ay < 16777216.0 && fract(ay * 0.5) != 0.0;
   var r: f32;
