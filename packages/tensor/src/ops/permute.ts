@@ -2,7 +2,7 @@
 // contiguousCopy here; slice and concat reuse `stridedCopyInto`. Every result is a new dense tensor.
 import { Tensor } from '../tensor.js';
 import { bytesPerElement } from '../dtype.js';
-import { normAxis, shapeStr, stridesOf, type Shape } from '../shape.js';
+import { broadcastStrides, normAxis, shapeStr, stridesOf, type Shape } from '../shape.js';
 import { Uniforms, grid1d, MAX_RANK, expectMaxRank, sameRuntime } from './util.js';
 
 /** One strided copy: for each coordinate c of `shape`, dst[dstOffset + c·dstStrides] = src[srcOffset + c·srcStrides]. */
@@ -84,7 +84,7 @@ export function stridedCopyInto(src: Tensor, dst: Tensor, spec: StridedCopySpec)
 }
 
 /** New dense tensor with the elements of `src` read along `srcStrides` from `srcOffset`, in `shape` order. */
-export function gatherStrided(src: Tensor, shape: Shape, srcStrides: readonly number[], srcOffset = 0): Tensor {
+export function stridedCopy(src: Tensor, shape: Shape, srcStrides: readonly number[], srcOffset = 0): Tensor {
   const out = Tensor.empty(src.rt, shape, src.dtype);
   stridedCopyInto(src, out, { shape, srcStrides, srcOffset, dstStrides: stridesOf(shape), dstOffset: 0 });
   return out;
@@ -92,7 +92,7 @@ export function gatherStrided(src: Tensor, shape: Shape, srcStrides: readonly nu
 
 /** A fresh copy of `x` (same shape and dtype, its own buffer). */
 export function contiguousCopy(x: Tensor): Tensor {
-  return gatherStrided(x, x.shape, stridesOf(x.shape));
+  return stridedCopy(x, x.shape, stridesOf(x.shape));
 }
 
 /** Resolves a permutation (negative dims allowed), throwing when it is not one for `shape`. */
@@ -110,7 +110,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   expectMaxRank('permute', x.shape);
   const perm = resolvePerm('permute', x.shape, dims);
   const st = stridesOf(x.shape);
-  return gatherStrided(x, perm.map((d) => x.shape[d]), perm.map((d) => st[d]));
+  return stridedCopy(x, perm.map((d) => x.shape[d]), perm.map((d) => st[d]));
 }
 
 /** torch.transpose: swaps dims d0 and d1 (negative allowed); materialised. */
@@ -142,10 +142,7 @@ export function expandShape(from: Shape, to: Shape, op = 'expand'): number[] {
 export function expand(x: Tensor, shape: Shape): Tensor {
   const out = expandShape(x.shape, shape);
   expectMaxRank('expand', out);
-  const st = stridesOf(x.shape);
-  const pad = out.length - x.rank;
-  const strides = out.map((_, i) => (i < pad || x.shape[i - pad] === 1 ? 0 : st[i - pad]));
-  return gatherStrided(x, out, strides);
+  return stridedCopy(x, out, broadcastStrides(x.shape, out));
 }
 
 /** Alias of `expand` with NumPy's name. */
