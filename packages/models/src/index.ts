@@ -1,2 +1,4 @@
-// Filled in by the models issue; the package builds so the workspace layout is complete now.
-export const PACKAGE = '@dalle2/models';
+// @dalle2/models: tokenizers, the weight map, and the models (CLIP; prior and UNets to follow).
+export * from './tokenizer/index.js';
+export * from './weights.js';
+export * from './clip/index.js';
