@@ -3,6 +3,7 @@ import { conv2dGeometry, type Conv2dOptions } from '../ops/conv2d.js';
 import type { Shape } from '../shape.js';
 
 /**
+ * conv2d reference, output [N, Cout, Ho, Wo] flat (shape from `conv2dGeometry`):
  * y[n, co, oh, ow] = bias[co] + sum over ci (in co's group), kh, kw of
  * w[co, ci, kh, kw] * x[n, g*Cg + ci, oh*sh - padTop + kh*dh, ow*sw - padLeft + kw*dw] (zero outside).
  */
@@ -13,7 +14,7 @@ export function conv2dRef(
   wShape: Shape,
   bias: Float32Array | undefined,
   opts: Conv2dOptions = {},
-): { data: Float32Array; shape: number[] } {
+): Float32Array {
   const g = conv2dGeometry(xShape, wShape, bias ? [bias.length] : undefined, opts);
   const { n: N, cin, h: H, w: W, cout, ho, wo, kh: KH, kw: KW, cg, mg } = g;
   const out = new Float32Array(N * cout * ho * wo);
@@ -39,5 +40,5 @@ export function conv2dRef(
       }
     }
   }
-  return { data: out, shape: [N, cout, ho, wo] };
+  return out;
 }

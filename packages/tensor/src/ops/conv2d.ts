@@ -1,1 +1,194 @@
-export {}; // implemented by its kernel issue
+// conv2d (NCHW, PyTorch semantics) as a tiled implicit GEMM: kernels/conv2d.wgsl. One pipeline per
+// dtype and tile config; shapes, conv parameters, the bias / pointwise flags and the activation are uniforms.
+import { Tensor } from '../tensor.js';
+import type { Runtime } from '../runtime.js';
+import { shapeStr, type Shape } from '../shape.js';
+import { Uniforms, expectDtype, expectRank, expectSameDtype, sameRuntime } from './util.js';
+
+/** Activations the conv kernel can apply after the bias (lib_activations names). */
+export type Conv2dActivation = 'none' | 'relu' | 'silu' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'sigmoid' | 'tanh';
+
+/** Activation codes of `activate()` in kernels/conv2d.wgsl. */
+const ACT_CODES: Record<Conv2dActivation, number> = {
+  none: 0, relu: 1, silu: 2, gelu: 3, gelu_tanh: 4, quick_gelu: 5, sigmoid: 6, tanh: 7,
+};
+
+export interface Conv2dOptions {
+  /** Stride: one value or [sh, sw] (default 1). */
+  stride?: number | readonly [number, number];
+  /** Zero padding: p, [ph, pw] or per side [top, bottom, left, right] (default 0). */
+  padding?: number | readonly [number, number] | readonly [number, number, number, number];
+  /** Dilation: one value or [dh, dw] (default 1). */
+  dilation?: number | readonly [number, number];
+  /** Channel groups; must divide both channel counts (groups = Cin is depthwise). Default 1. */
+  groups?: number;
+  /** Activation fused after the bias (default 'none'). */
+  activation?: Conv2dActivation;
+}
+
+/** Resolved conv geometry: sizes, per-axis parameters and output extent. */
+export interface Conv2dGeometry {
+  n: number; cin: number; h: number; w: number;
+  cout: number; kh: number; kw: number; ho: number; wo: number;
+  sh: number; sw: number; dh: number; dw: number;
+  padTop: number; padBottom: number; padLeft: number; padRight: number;
+  groups: number;
+  /** Input channels per group. */
+  cg: number;
+  /** Output channels per group. */
+  mg: number;
+}
+
+function pair(op: string, name: string, v: number | readonly number[] | undefined, dflt: number, min: number): [number, number] {
+  const arr = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [...v];
+  if (arr.length !== 2 || arr.some((d) => !Number.isInteger(d) || d < min)) {
+    throw new Error(`${op}: ${name} ${JSON.stringify(v)} must be an integer >= ${min} or a pair of them`);
+  }
+  return [arr[0], arr[1]];
+}
+
+function padding4(op: string, v: Conv2dOptions['padding']): [number, number, number, number] {
+  const arr = v === undefined ? [0] : typeof v === 'number' ? [v] : [...v];
+  if (![1, 2, 4].includes(arr.length) || arr.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new Error(`${op}: padding ${JSON.stringify(v)} must be p, [ph, pw] or [top, bottom, left, right] of integers >= 0`);
+  }
+  if (arr.length === 1) return [arr[0], arr[0], arr[0], arr[0]];
+  if (arr.length === 2) return [arr[0], arr[0], arr[1], arr[1]];
+  return [arr[0], arr[1], arr[2], arr[3]];
+}
+
+/** Checks conv2d operand shapes and options; returns the geometry (throws naming both shapes on mismatch). */
+export function conv2dGeometry(xShape: Shape, wShape: Shape, biasShape: Shape | undefined, opts: Conv2dOptions = {}): Conv2dGeometry {
+  const op = 'conv2d';
+  if (xShape.length !== 4) throw new Error(`${op}: x must be [N, Cin, H, W], got ${shapeStr(xShape)}`);
+  if (wShape.length !== 4) throw new Error(`${op}: weight must be [Cout, Cin/groups, kH, kW], got ${shapeStr(wShape)}`);
+  const [n, cin, h, w] = xShape;
+  const [cout, cgw, kh, kw] = wShape;
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups ${groups} must be a positive integer`);
+  if (cin % groups !== 0 || cout % groups !== 0) {
+    throw new Error(`${op}: groups ${groups} must divide input channels ${cin} (x ${shapeStr(xShape)}) and output channels ${cout} (weight ${shapeStr(wShape)})`);
+  }
+  if (cgw * groups !== cin) {
+    throw new Error(`${op}: x ${shapeStr(xShape)} has ${cin} input channels but weight ${shapeStr(wShape)} expects ${cgw} * groups ${groups} = ${cgw * groups}`);
+  }
+  if (biasShape && (biasShape.length !== 1 || biasShape[0] !== cout)) {
+    throw new Error(`${op}: bias ${shapeStr(biasShape)} must be [${cout}] for weight ${shapeStr(wShape)}`);
+  }
+  const [sh, sw] = pair(op, 'stride', opts.stride, 1, 1);
+  const [dh, dw] = pair(op, 'dilation', opts.dilation, 1, 1);
+  const [padTop, padBottom, padLeft, padRight] = padding4(op, opts.padding);
+  const ho = Math.floor((h + padTop + padBottom - dh * (kh - 1) - 1) / sh) + 1;
+  const wo = Math.floor((w + padLeft + padRight - dw * (kw - 1) - 1) / sw) + 1;
+  if (!(ho > 0 && wo > 0) || kh < 1 || kw < 1) {
+    throw new Error(
+      `${op}: output size ${ho}x${wo} <= 0 for x ${shapeStr(xShape)}, weight ${shapeStr(wShape)}, ` +
+        `stride [${sh}, ${sw}], padding [${padTop}, ${padBottom}, ${padLeft}, ${padRight}], dilation [${dh}, ${dw}]`,
+    );
+  }
+  return { n, cin, h, w, cout, kh, kw, ho, wo, sh, sw, dh, dw, padTop, padBottom, padLeft, padRight, groups, cg: cgw, mg: cout / groups };
+}
+
+/** Tile configuration of kernels/conv2d.wgsl (shape-independent, so it is safe in defines). */
+export interface Conv2dTile {
+  /** Threads along output channels / pixels (workgroup = wgm * wgn threads). */
+  wgm: number;
+  wgn: number;
+  /** Register block per thread: channels x pixels (multiples of 4). */
+  tm: number;
+  tn: number;
+  /** k-slice staged per barrier (multiple of 4 and of the X-staging rows per pass). */
+  bk: number;
+}
+
+// Tile ladder, largest first: 64x128 (8x8 registers per thread) is the fastest per workgroup; smaller
+// tiles trade efficiency for enough workgroups to fill a GPU on small images (16x16x640 and below).
+const TILES: readonly Conv2dTile[] = [
+  { wgm: 8, wgn: 16, tm: 8, tn: 8, bk: 16 },
+  { wgm: 8, wgn: 8, tm: 8, tn: 8, bk: 16 },
+  { wgm: 8, wgn: 8, tm: 4, tn: 4, bk: 16 },
+];
+/** Below this many workgroups a GPU has idle cores: use the next smaller tile. */
+const MIN_WORKGROUPS = 256;
+let forcedTile: Conv2dTile | undefined;
+
+/** Forces one tile config for every conv2d (tests / tuning); undefined restores the automatic choice. */
+export function conv2dSetTile(tile: Conv2dTile | undefined): void {
+  forcedTile = tile && { ...tile };
+}
+
+/**
+ * 2-D convolution, PyTorch `F.conv2d` semantics: x [N, Cin, H, W], weight [Cout, Cin/groups, kH, kW],
+ * optional bias [Cout] -> [N, Cout, Ho, Wo]. f32 or f16 (f16 storage, f32 accumulation).
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const rt = bias ? sameRuntime(op, x, weight, bias) : sameRuntime(op, x, weight);
+  expectRank(op, x, 4, 'x');
+  expectRank(op, weight, 4, 'weight');
+  expectDtype(op, x, ['f32', 'f16'], 'x');
+  expectSameDtype(op, x, weight);
+  if (bias) expectSameDtype(op, x, bias);
+  const g = conv2dGeometry(x.shape, weight.shape, bias?.shape, opts);
+  const y = Tensor.empty(rt, [g.n, g.cout, g.ho, g.wo], x.dtype);
+  if (y.size === 0) return y;
+  const npix = g.ho * g.wo;
+  const t = chooseTile(rt, g);
+  const tilesP = Math.ceil(npix / (t.wgn * t.tn));
+  const tilesM = Math.ceil(g.mg / (t.wgm * t.tm));
+  const total = tilesP * tilesM * g.n * g.groups;
+  const maxX = rt.limits.maxComputeWorkgroupsPerDimension;
+  const gy = Math.ceil(total / maxX);
+  if (gy > maxX) throw new Error(`${op}: ${total} workgroups exceed the dispatch limit (x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)})`);
+  // BK as mixed-radix digits of (ci, kh, kw), so the kernel can advance k by BK without dividing.
+  const khw = g.kh * g.kw;
+  const pointwise = khw === 1 && g.sh === 1 && g.sw === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+  const act = ACT_CODES[opts.activation ?? 'none'];
+  if (act === undefined) throw new Error(`${op}: unknown activation ${String(opts.activation)}`);
+  const stepCi = Math.floor(t.bk / khw);
+  const uniforms = new Uniforms()
+    .u32(g.cin, g.h, g.w, g.h * g.w)
+    .u32(g.cout, g.wo, npix, g.cg * khw)
+    .u32(g.cg, g.mg, g.groups, g.kw)
+    .u32(g.sh, g.sw, g.padTop, g.padLeft)
+    .u32(g.dh, g.dw, g.kh, tilesP)
+    .u32(tilesM, total, t.bk % g.kw, Math.floor((t.bk % khw) / g.kw))
+    .u32(stepCi * g.h * g.w, bias ? 1 : 0, pointwise ? 1 : 0, act)
+    .build();
+  rt.run({
+    kernel: 'conv2d',
+    defines: { T: x.dtype, WGM: t.wgm, WGN: t.wgn, TM: t.tm, TN: t.tn, BK: t.bk },
+    inputs: [x, weight, bias ?? weight], // without bias the weight is bound as a never-read placeholder
+    outputs: [y],
+    uniforms,
+    workgroups: [Math.ceil(total / gy), gy],
+  });
+  return y;
+}
+
+/** CPU rasterisers (lavapipe & co.) run few workgroups at a time: there the biggest tile always wins. */
+function isCpuAdapter(rt: Runtime): boolean {
+  return /llvmpipe|lavapipe|swiftshader/i.test(`${rt.info.description} ${rt.info.device} ${rt.info.architecture}`);
+}
+
+function chooseTile(rt: Runtime, g: Conv2dGeometry): Conv2dTile {
+  if (forcedTile) return fitTile(rt.limits, { ...forcedTile });
+  const count = (t: Conv2dTile) => Math.ceil((g.ho * g.wo) / (t.wgn * t.tn)) * Math.ceil(g.mg / (t.wgm * t.tm)) * g.n * g.groups;
+  const cpu = isCpuAdapter(rt);
+  const t = TILES.find((c, i) => cpu || i === TILES.length - 1 || count(c) >= MIN_WORKGROUPS) ?? TILES[0];
+  return fitTile(rt.limits, { ...t });
+}
+
+/** Shrinks the k-slice until both staged tiles fit the adapter's workgroup memory; checks the tile shape. */
+function fitTile(limits: Record<string, number>, t: Conv2dTile): Conv2dTile {
+  const wg = t.wgm * t.wgn;
+  const bn4 = (t.wgn * t.tn) / 4;
+  const rows = wg / bn4;
+  const bytes = (bk: number) => bk * (t.wgm * t.tm + t.wgn * t.tn) * 4;
+  while (bytes(t.bk) > limits.maxComputeWorkgroupStorageSize && t.bk % 8 === 0 && (t.bk / 2) % rows === 0) t.bk /= 2;
+  const ok = t.tm % 4 === 0 && t.tn % 4 === 0 && t.bk % 4 === 0 && Number.isInteger(rows) && t.bk % rows === 0;
+  if (!ok || wg > limits.maxComputeInvocationsPerWorkgroup || bytes(t.bk) > limits.maxComputeWorkgroupStorageSize) {
+    throw new Error(`conv2d: unusable tile config ${JSON.stringify(t)}`);
+  }
+  return t;
+}
