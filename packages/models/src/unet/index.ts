@@ -1,0 +1,8 @@
+// DALLE2-pytorch 1.1.0 decoder Unet (forward pass) over the checkpoint's `unets.N.*` weights.
+export { Unet, type UnetForwardArgs } from './unet.js';
+export {
+  parseUnetConfig, castUnetConfig, decoderUnetCast, parseDecoderUnetConfigs, loadDecoderUnetConfigs, UnetConfigError,
+  type UnetConfig, type UnetCast,
+} from './config.js';
+export { sinusoidalPosEmb } from './blocks.js';
+export { CROSS_ATTN_HEADS, CROSS_ATTN_DIM_HEAD } from './attention.js';
