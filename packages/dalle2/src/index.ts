@@ -1,2 +1,2 @@
-// Filled in by the dalle2 issue; the package builds so the workspace layout is complete now.
-export const PACKAGE = '@dalle2/dalle2';
+// @dalle2/dalle2: what users touch (config, model manager, scripts, CLI) and the fidelity runner.
+export * as fidelity from './fidelity/index.js';

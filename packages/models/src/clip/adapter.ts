@@ -1,0 +1,88 @@
+// DALLE2-pytorch 1.1.0 `OpenAIClipAdapter` semantics over our CLIP model.
+import { Tensor, tidy, sub, div, mul, sqrt, sum, maximumScalar, resize2d, maskedFill } from '@dalle2/tensor';
+import type { ClipModel } from './model.js';
+
+/** torchvision Normalize constants CLIP's preprocess ends with. */
+export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
+export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
+const EOT = 49407;
+
+export interface EmbeddedText {
+  /** l2-normalised encode_text [B, embed]. */
+  textEmbed: Tensor;
+  /** ln_final outputs [B, 77, width], positions after the first EOT zeroed (as 1.1.0 masks them). */
+  textEncodings: Tensor;
+  /** The adapter's keep-mask [B, 77] (1 = kept), host side. */
+  textMask: Int32Array;
+}
+
+/** F.normalize(x, dim=-1): x / max(||x||, 1e-12). */
+export function l2norm(x: Tensor): Tensor {
+  return tidy(x.rt, () => div(x, maximumScalar(sqrt(sum(mul(x, x), -1, true)), 1e-12)));
+}
+
+/**
+ * 1.1.0 mask: keep positions up to and including the first EOT (`F.pad(cumsum(tok == eot) == 0, (1, -1), True)`);
+ * rows without an EOT (DALLE2 tokenizer output) keep every position.
+ */
+export function adapterTextMask(tokens: Int32Array, batch: number, L: number): Int32Array {
+  const mask = new Int32Array(batch * L);
+  for (let b = 0; b < batch; b++) {
+    let seenEot = false;
+    for (let j = 0; j < L; j++) {
+      mask[b * L + j] = j === 0 || !seenEot ? 1 : 0;
+      if (tokens[b * L + j] === EOT) seenEot = true;
+    }
+  }
+  return mask;
+}
+
+export class OpenAIClipAdapter {
+  constructor(readonly clip: ClipModel) {}
+
+  get imageSize(): number {
+    return this.clip.config.imageResolution;
+  }
+
+  get maxTextLen(): number {
+    return this.clip.config.contextLength;
+  }
+
+  /** tokens [B, L] (any L: truncated to the context length, as the adapter does). */
+  embedText(tokens: Int32Array, batch: number): EmbeddedText {
+    const L0 = tokens.length / batch;
+    const L = Math.min(L0, this.maxTextLen);
+    const cut = L === L0 ? tokens : Int32Array.from({ length: batch * L }, (_, i) => tokens[Math.floor(i / L) * L0 + (i % L)]);
+    const textMask = adapterTextMask(cut, batch, L);
+    const rt = this.clip.rt;
+    const out = tidy(rt, () => {
+      const { pooled, lnFinal } = this.clip.encodeText(cut, batch);
+      const drop = Tensor.from(rt, textMask.map((m) => 1 - m), [batch, L, 1], 'i32');
+      return { textEmbed: l2norm(pooled), textEncodings: maskedFill(lnFinal, drop, 0) };
+    });
+    return { ...out, textMask };
+  }
+
+  /** pixels [B, 3, S, S] in [0, 1], S >= image size -> l2-normalised image embedding [B, embed]. */
+  embedImage(pixels: Tensor): Tensor {
+    const S = pixels.shape[3];
+    if (S < this.imageSize) {
+      throw new Error(`embedImage: you are passing in an image of size ${S} but CLIP requires the image size to be at least ${this.imageSize}`);
+    }
+    const rt = this.clip.rt;
+    return tidy(rt, () => {
+      const resized = S === this.imageSize ? pixels : resize2d(pixels, [this.imageSize, this.imageSize], 'cubic_aa');
+      return l2norm(this.clip.encodeImage(normalizeClipPixels(resized)));
+    });
+  }
+}
+
+/** (x - mean) / std per RGB channel of [B, 3, H, W]. */
+export function normalizeClipPixels(x: Tensor): Tensor {
+  const rt = x.rt;
+  return tidy(rt, () => {
+    const mean = Tensor.from(rt, CLIP_MEAN, [1, 3, 1, 1]);
+    const std = Tensor.from(rt, CLIP_STD, [1, 3, 1, 1]);
+    return div(sub(x, mean), std);
+  });
+}
