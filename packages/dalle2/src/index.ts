@@ -1,2 +1,6 @@
-// @dalle2/dalle2: what users touch (config, model manager, scripts, CLI) and the fidelity runner.
+// @dalle2/dalle2: what users touch (config, files, checkpoints, model manager, scripts, CLI) and the
+// fidelity runner.
+export * from './config/index.js';
+export * from './files/index.js';
 export * as fidelity from './fidelity/index.js';
+export * from './checkpoint/index.js';

@@ -2,3 +2,5 @@
 export * from './tokenizer/index.js';
 export * from './weights.js';
 export * from './clip/index.js';
+export * from './prior/index.js';
+export * from './unet/index.js';
