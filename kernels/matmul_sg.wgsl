@@ -1,0 +1,90 @@
+// Register-blocked matmul without workgroup memory: one workgroup = one subgroup of SG lanes computing an
+// (RA*SG) x (G*SG*4) tile. Each lane loads one element per A row-group and one 4-column vector per B
+// group, then A values reach the other lanes by subgroupShuffle, so every loaded B vector feeds RA*SG
+// rows. Fast where memory loads are per lane but shuffles are cheap (CPU SIMD drivers such as lavapipe);
+// needs a fixed subgroup size equal to SG (the op checks). Loaders are picked by the LOAD_A/LOAD_B defines.
+enable subgroups;
+//!include matmul_common
+
+const SG = {{SG}}u;
+const RA = {{RA}}u;
+const G = {{G}}u;
+// k values per step: 4 where a loader reads vec4s along k (K % 4 == 0), else 1.
+const KS = {{KS}}u;
+
+// A[row, k0 .. k0+KS-1] as the first KS components.
+fn load_a_k4(off: u32, row: u32, k0: u32) -> vec4<f32> { return a_vec((off + row * p.K + k0) / 4u); }
+fn load_a_rm(off: u32, row: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(off + row * p.K + k0 + kk); }
+  return v;
+}
+fn load_a_t(off: u32, row: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(off + (k0 + kk) * p.M + row); }
+  return v;
+}
+
+// B[k0 + kk, n .. n+3] for kk < KS (columns past N are clamped; their results are never stored).
+fn load_b_n4(off: u32, n: u32, k0: u32) -> array<vec4<f32>, KS> {
+  var r: array<vec4<f32>, KS>;
+  let nc = min(n, p.N - 4u);
+  for (var kk = 0u; kk < KS; kk++) { r[kk] = b_vec((off + (k0 + kk) * p.N + nc) / 4u); }
+  return r;
+}
+fn load_b_rm(off: u32, n: u32, k0: u32) -> array<vec4<f32>, KS> {
+  var r: array<vec4<f32>, KS>;
+  for (var kk = 0u; kk < KS; kk++) {
+    for (var j = 0u; j < 4u; j++) { r[kk][j] = b_at(off + (k0 + kk) * p.N + min(n + j, p.N - 1u)); }
+  }
+  return r;
+}
+fn load_b_k4(off: u32, n: u32, k0: u32) -> array<vec4<f32>, KS> {
+  var r: array<vec4<f32>, KS>;
+  for (var j = 0u; j < 4u; j++) {
+    let v = b_vec((off + min(n + j, p.N - 1u) * p.K + k0) / 4u);
+    for (var kk = 0u; kk < KS; kk++) { r[kk][j] = v[kk]; }
+  }
+  return r;
+}
+fn load_b_t(off: u32, n: u32, k0: u32) -> array<vec4<f32>, KS> {
+  var r: array<vec4<f32>, KS>;
+  for (var j = 0u; j < 4u; j++) {
+    let col = off + min(n + j, p.N - 1u) * p.K + k0;
+    for (var kk = 0u; kk < KS; kk++) { r[kk][j] = b_at(col + kk); }
+  }
+  return r;
+}
+
+@compute @workgroup_size(SG)
+fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let o = wid.y + wid.z * nwg.y;
+  if (o >= p.tiles_m * p.batch) { return; }
+  let offs = mm_batch_offsets(o / p.tiles_m);
+  let m0 = (o % p.tiles_m) * (RA * SG);
+  let n0 = wid.x * (G * SG * 4u);
+  var rows: array<u32, RA>;
+  for (var i = 0u; i < RA; i++) { rows[i] = min(m0 + i * SG + lane, p.M - 1u); }
+  var acc: array<array<vec4<f32>, G>, RA * SG>;
+  for (var k0 = 0u; k0 < p.K; k0 += KS) {
+    var av: array<vec4<f32>, RA>;
+    for (var i = 0u; i < RA; i++) { av[i] = {{LOAD_A}}(offs.x, rows[i], k0); }
+    var bv: array<array<vec4<f32>, KS>, G>;
+    for (var g = 0u; g < G; g++) { bv[g] = {{LOAD_B}}(offs.y, n0 + (g * SG + lane) * 4u, k0); }
+    for (var kk = 0u; kk < KS; kk++) {
+      for (var i = 0u; i < RA; i++) {
+        for (var r = 0u; r < SG; r++) {
+          let x = vec4<f32>(subgroupShuffle(av[i][kk], r));
+          for (var g = 0u; g < G; g++) { acc[i * SG + r][g] = fma(x, bv[g][kk], acc[i * SG + r][g]); }
+        }
+      }
+    }
+  }
+  for (var i = 0u; i < RA * SG; i++) {
+    let m = m0 + i;
+    if (m < p.M) {
+      for (var g = 0u; g < G; g++) { mm_store4(offs.z, m, n0 + (g * SG + lane) * 4u, acc[i][g]); }
+    }
+  }
+}
