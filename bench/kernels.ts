@@ -6,6 +6,10 @@ import { Tensor } from '../packages/tensor/src/tensor.js';
 import type { DType } from '../packages/tensor/src/dtype.js';
 import { unary } from '../packages/tensor/src/ops/unary.js';
 import { matmul, matmulVariants, type MatmulOptions, type MatmulVariant } from '../packages/tensor/src/ops/matmul.js';
+import { add } from '../packages/tensor/src/ops/binary.js';
+import { sum } from '../packages/tensor/src/ops/reduce.js';
+import { softmax } from '../packages/tensor/src/ops/softmax.js';
+import { nnCases } from './nnKernels.js';
 import { formatTable, median, repPolicy, sample, writeResults, type BenchOptions, type BenchRow } from './harness.js';
 
 type Inputs = Record<string, Tensor>;
@@ -84,50 +88,27 @@ function elementwiseCase(name: string, shape: number[], dtype: DType, flopsPerEl
   };
 }
 
-type Binary = (a: Tensor, b: Tensor) => Tensor;
-type AxisOp = (x: Tensor, axis: number) => Tensor;
-
-/** Ops other engineers are still writing: used only once their module exports them. */
-async function optionalOps(): Promise<{ add?: Binary; sum?: AxisOp; softmax?: AxisOp }> {
-  const load = async (path: string, name: string): Promise<unknown> => {
-    try {
-      const mod = (await import(path)) as Record<string, unknown>;
-      return typeof mod[name] === 'function' ? mod[name] : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  return {
-    add: (await load('../packages/tensor/src/ops/binary.js', 'add')) as Binary | undefined,
-    sum: (await load('../packages/tensor/src/ops/reduce.js', 'sum')) as AxisOp | undefined,
-    softmax: (await load('../packages/tensor/src/ops/softmax.js', 'softmax')) as AxisOp | undefined,
-  };
-}
-
-async function elementwiseCases(): Promise<KernelCase[]> {
+function elementwiseCases(): KernelCase[] {
   const big = [4096, 4096]; // 16M elements
   const cases = [
     elementwiseCase('unary gelu', big, 'f32', 20, (x) => unary('gelu', x), true),
     elementwiseCase('unary exp', big, 'f32', 1, (x) => unary('exp', x)),
     elementwiseCase('unary gelu', big, 'f16', 20, (x) => unary('gelu', x)),
   ];
-  const { add, sum, softmax } = await optionalOps();
-  if (add) {
-    const n = big[0] * big[1];
-    cases.push({
-      name: 'add (broadcast)', shape: '[4096,4096]+[4096]', dtype: 'f32', flops: n, bytes: 4 * (2 * n + big[1]),
-      setup: (rt) => ({ a: rand(rt, big, 'f32', 1), b: rand(rt, [big[1]], 'f32', 2) }),
-      run: ({ a, b }) => add(a, b),
-    });
-  }
-  if (sum) cases.push({ ...elementwiseCase('sum (last axis)', big, 'f32', 1, (x) => sum(x, -1)), bytes: 4 * (big[0] * big[1] + big[0]) });
-  if (softmax) cases.push(elementwiseCase('softmax (last axis)', big, 'f32', 5, (x) => softmax(x, -1)));
+  const n = big[0] * big[1];
+  cases.push({
+    name: 'add (broadcast)', shape: '[4096,4096]+[4096]', dtype: 'f32', flops: n, bytes: 4 * (2 * n + big[1]),
+    setup: (rt) => ({ a: rand(rt, big, 'f32', 1), b: rand(rt, [big[1]], 'f32', 2) }),
+    run: ({ a, b }) => add(a, b),
+  });
+  cases.push({ ...elementwiseCase('sum (last axis)', big, 'f32', 1, (x) => sum(x, -1)), bytes: 4 * (n + big[0]) });
+  cases.push(elementwiseCase('softmax (last axis)', big, 'f32', 5, (x) => softmax(x, -1)));
   return cases;
 }
 
 /** Every case of the suite, in table order. */
 export async function kernelCases(rt: Runtime): Promise<KernelCase[]> {
-  return [...matmulCases(matmulVariants(rt)), ...(await elementwiseCases())];
+  return [...matmulCases(matmulVariants(rt)), ...elementwiseCases(), ...nnCases(rand)];
 }
 
 async function runCase(rt: Runtime, c: KernelCase, opts: BenchOptions): Promise<BenchRow> {

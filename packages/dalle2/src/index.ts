@@ -4,3 +4,8 @@ export * from './config/index.js';
 export * from './files/index.js';
 export * as fidelity from './fidelity/index.js';
 export * from './checkpoint/index.js';
+export * from './manager/index.js';
+export * from './scripts/index.js';
+export * from './image/index.js';
+export * from './generate.js';
+export * as cli from './cli/index.js';

@@ -1,6 +1,7 @@
-// @dalle2/models: tokenizers, the weight map, and the models (CLIP; prior and UNets to follow).
+// @dalle2/models: tokenizers, the weight map, and the models (CLIP, prior, UNets, decoder).
 export * from './tokenizer/index.js';
 export * from './weights.js';
 export * from './clip/index.js';
 export * from './prior/index.js';
 export * from './unet/index.js';
+export * from './decoder/index.js';

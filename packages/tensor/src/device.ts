@@ -19,6 +19,14 @@ export interface AdapterSummary {
   architecture: string;
   device: string;
   description: string;
+  /**
+   * A software rasteriser (lavapipe/llvmpipe, SwiftShader, WARP): invocations run as SIMD lanes of a few CPU
+   * threads, so kernels pick different tilings there.
+   */
+  isSoftware: boolean;
+  /** Subgroup size range (when the adapter reports it). */
+  subgroupMinSize?: number;
+  subgroupMaxSize?: number;
   features: string[];
   limits: Record<string, number>;
 }
@@ -100,13 +108,17 @@ export async function requestGpu(opts: DeviceOptions = {}): Promise<GpuHandle> {
 }
 
 function summarise(adapter: GPUAdapter, backend: string, features: string[], limits: Record<string, number>): AdapterSummary {
-  const i = adapter.info;
+  const i = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number; isFallbackAdapter?: boolean };
+  const text = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`;
   return {
     backend,
     vendor: i.vendor,
     architecture: i.architecture,
     device: i.device,
     description: i.description,
+    isSoftware: i.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|\bwarp\b|software/i.test(text),
+    subgroupMinSize: i.subgroupMinSize,
+    subgroupMaxSize: i.subgroupMaxSize,
     features: [...features],
     limits,
   };

@@ -5,7 +5,10 @@ import { Runtime } from '../src/index.js';
 
 let shared: Promise<Runtime> | undefined;
 
-/** Runtime for this test file, destroyed after its tests. Validation on so errors name the kernel. */
+/**
+ * Runtime for this test file, destroyed after its tests (the afterAll hook joins the scope of the first
+ * caller: await it once at the top level of the file). Validation is on so errors name the kernel.
+ */
 export function testRuntime(): Promise<Runtime> {
   if (!shared) {
     shared = Runtime.create({ validate: process.env.DALLE2_VALIDATE !== '0' });

@@ -2,6 +2,8 @@
 // never claims more than we have.
 import type { Suite } from './check.js';
 import { clipSuite } from './clipSuite.js';
+import { decoderSuite } from './decoderSuite.js';
+import { priorSuite } from './priorSuite.js';
 
 export const SUITE_NAMES = ['clip', 'prior', 'decoder', 'pipeline'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
@@ -12,7 +14,7 @@ const notYet =
 
 export const SUITES: Record<SuiteName, Suite> = {
   clip: clipSuite,
-  prior: notYet('prior'),
-  decoder: notYet('decoder'),
+  prior: priorSuite,
+  decoder: decoderSuite,
   pipeline: notYet('pipeline'),
 };

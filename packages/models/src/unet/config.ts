@@ -265,10 +265,10 @@ export function decoderUnetCast(decoder: Json, index: number, config: UnetConfig
   const f = new Fields(decoder, 'decoder', source);
   const channels = f.int('channels', 3);
   const unconditional = f.bool('unconditional', false);
-  const lv = decoder.learned_variance;
+  // Upstream default True, cast to a tuple and padded with False: only the first unet learns variance.
+  const lv = decoder.learned_variance ?? true;
   let learned: boolean;
-  if (lv === undefined) learned = true;
-  else if (typeof lv === 'boolean') learned = index === 0 ? lv : false; // cast_tuple(True) = (True,), padded with False
+  if (typeof lv === 'boolean') learned = index === 0 ? lv : false; // cast_tuple(True) = (True,), padded with False
   else if (Array.isArray(lv) && lv.every((v) => typeof v === 'boolean')) learned = (lv[index] as boolean | undefined) ?? false;
   else return f.fail('learned_variance', `expected true/false or a list of them, got ${describe(lv)}`);
   const noise = decoder.use_noise_for_lowres_cond;

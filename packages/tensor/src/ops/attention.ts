@@ -42,8 +42,7 @@ export const ATTENTION_MAX_HEAD_DIM = 128;
  * and unrolled head-dim loops so q and the accumulators can live in registers (not measured on a GPU yet).
  */
 export function attentionTiling(rt: Runtime): AttentionTiling {
-  const cpu = /llvmpipe|lavapipe|swiftshader|software|\bwarp\b/i.test(`${rt.info.description} ${rt.info.device}`);
-  return cpu ? { rows: 4, invocations: 16, unroll: false } : { rows: 1, invocations: 64, unroll: true };
+  return rt.info.isSoftware ? { rows: 4, invocations: 16, unroll: false } : { rows: 1, invocations: 64, unroll: true };
 }
 
 /** Private-array capacity (elements) for a head dim: powers of two bound the number of pipelines. */

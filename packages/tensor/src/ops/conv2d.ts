@@ -166,15 +166,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   return y;
 }
 
-/** CPU rasterisers (lavapipe & co.) run few workgroups at a time: there the biggest tile always wins. */
-function isCpuAdapter(rt: Runtime): boolean {
-  return /llvmpipe|lavapipe|swiftshader/i.test(`${rt.info.description} ${rt.info.device} ${rt.info.architecture}`);
-}
-
 function chooseTile(rt: Runtime, g: Conv2dGeometry): Conv2dTile {
   if (forcedTile) return fitTile(rt.limits, { ...forcedTile });
   const count = (t: Conv2dTile) => Math.ceil((g.ho * g.wo) / (t.wgn * t.tn)) * Math.ceil(g.mg / (t.wgm * t.tm)) * g.n * g.groups;
-  const cpu = isCpuAdapter(rt);
+  const cpu = rt.info.isSoftware /* few workgroups run at a time there: the biggest tile wins */;
   const t = TILES.find((c, i) => cpu || i === TILES.length - 1 || count(c) >= MIN_WORKGROUPS) ?? TILES[0];
   return fitTile(rt.limits, { ...t });
 }

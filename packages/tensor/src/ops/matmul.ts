@@ -225,23 +225,16 @@ function tiledKernel(rt: Runtime, plan: MatmulPlan, opts: MatmulOptions, dtype: 
 }
 
 function defaultVariant(rt: Runtime, M: number, transB: boolean): MatmulVariant {
-  if (isCpuAdapter(rt) && fixedSubgroupSize(rt)) return 'subgroup';
+  if (rt.info.isSoftware && fixedSubgroupSize(rt)) return 'subgroup';
   // gemv's threads split K, so its B reads coalesce only when B is stored [N, K].
   return M <= 4 && transB ? 'gemv' : 'tiled';
-}
-
-/** Software rasterisers run invocations as SIMD lanes of CPU threads: different kernels win there. */
-function isCpuAdapter(rt: Runtime): boolean {
-  const i = rt.info;
-  return /llvmpipe|lavapipe|swiftshader|software|\bcpu\b/i.test(`${i.vendor} ${i.architecture} ${i.device} ${i.description}`);
 }
 
 /** The device's subgroup size when it is fixed (min == max) and at most 32, else undefined. */
 function fixedSubgroupSize(rt: Runtime): number | undefined {
   if (!rt.device.features.has('subgroups')) return undefined;
-  const info = (rt.device as GPUDevice & { adapterInfo?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).adapterInfo;
-  const lo = info?.subgroupMinSize;
-  const hi = info?.subgroupMaxSize;
+  const lo = rt.info.subgroupMinSize;
+  const hi = rt.info.subgroupMaxSize;
   return lo !== undefined && lo === hi && lo >= 4 && lo <= 32 ? lo : undefined;
 }
 

@@ -1,0 +1,14 @@
+// dalle2-laion's inference scripts: text-to-image, image variations, inpainting.
+export {
+  InferenceScript,
+  repeatAndBatch,
+  type DecodedImage,
+  type SampleDecoderOptions,
+  type SamplePriorOptions,
+  type SamplingProgress,
+  type ScriptOptions,
+} from './inferenceScript.js';
+export { BasicInference, type BasicInferenceOptions, type PromptImages } from './basicInference.js';
+export { ImageVariation, type ImageVariationOptions } from './imageVariation.js';
+export { BasicInpainting, type BasicInpaintingOptions, type InpaintMask } from './basicInpainting.js';
+export { sampleDecoder, type DecoderSampleArgs, type DecoderStepEvent } from './decoderSampling.js';
