@@ -3,7 +3,7 @@ import { Tensor } from '../src/tensor.js';
 import type { DType } from '../src/dtype.js';
 import { gather, indexSelect, embedding, gatherChunkRows, checkIndices } from '../src/ops/gather.js';
 import { gatherRef } from '../src/cpu/layout.js';
-import { testRuntime, randn, randInt, expectClose } from './helpers.js';
+import { testRuntime, randInt, expectClose, randomInput } from './helpers.js';
 
 // Gathers copy values without arithmetic: results must be bit-exact (f16 compared as raw bits).
 const EXACT = { atol: 0, rtol: 0 };
@@ -13,12 +13,7 @@ const rt = await testRuntime();
 const dtypes: DType[] = rt.hasF16 ? ['f32', 'f16', 'i32'] : ['f32', 'i32'];
 const ALIGN = rt.limits.minStorageBufferOffsetAlignment ?? 256;
 
-/** Random tensor of `dtype` plus its exact host contents (f16 as half bits, read back after upload). */
-async function input(shape: number[], dtype: DType, seed: number) {
-  const n = shape.reduce((p, d) => p * d, 1);
-  const t = dtype === 'i32' ? Tensor.from(rt, randInt(n, seed, -1000, 1000), shape, 'i32') : Tensor.from(rt, randn(n, seed), shape, dtype);
-  return { t, host: await t.read() };
-}
+const input = (shape: number[], dtype: DType, seed: number) => randomInput(rt, shape, dtype, seed);
 
 describe('gather / indexSelect / embedding', () => {
   for (const dtype of dtypes) {

@@ -1,7 +1,7 @@
 // Shared test utilities: one runtime per test file, seeded random data, tolerance checks that print
 // the first mismatches.
 import { afterAll, expect } from 'vitest';
-import { Runtime } from '../src/index.js';
+import { Runtime, Tensor, type DType } from '../src/index.js';
 
 let shared: Promise<Runtime> | undefined;
 
@@ -74,4 +74,11 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   if (bad.length) {
     expect.fail(`${what}: mismatches (atol ${tol.atol}, rtol ${tol.rtol}, worst abs err ${worst}): ${bad.join('; ')}`);
   }
+}
+
+/** Random tensor of `dtype` plus its exact host contents (f16 as half bits, read back after upload). */
+export async function randomInput(rt: Runtime, shape: readonly number[], dtype: DType, seed: number): Promise<{ t: Tensor; host: Float32Array | Uint16Array | Int32Array }> {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const t = dtype === 'i32' ? Tensor.from(rt, randInt(n, seed, -1000, 1000), shape, 'i32') : Tensor.from(rt, randn(n, seed), shape, dtype);
+  return { t, host: await t.read() };
 }

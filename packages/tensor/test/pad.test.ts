@@ -4,7 +4,7 @@ import type { DType } from '../src/dtype.js';
 import { pad, type PadMode } from '../src/ops/pad.js';
 import { padRef } from '../src/cpu/layout.js';
 import { f32ToF16Bits } from '../src/safetensors/halfFloat.js';
-import { testRuntime, randn, randInt, rng, expectClose } from './helpers.js';
+import { testRuntime, rng, expectClose, randomInput } from './helpers.js';
 
 // Padding moves values without arithmetic: results must be bit-exact (f16 compared as raw bits).
 const EXACT = { atol: 0, rtol: 0 };
@@ -13,12 +13,7 @@ const EXACT = { atol: 0, rtol: 0 };
 const rt = await testRuntime();
 const dtypes: DType[] = rt.hasF16 ? ['f32', 'f16', 'i32'] : ['f32', 'i32'];
 
-/** Random tensor of `dtype` plus its exact host contents (f16 as half bits, read back after upload). */
-async function input(shape: number[], dtype: DType, seed: number) {
-  const n = shape.reduce((p, d) => p * d, 1);
-  const t = dtype === 'i32' ? Tensor.from(rt, randInt(n, seed, -1000, 1000), shape, 'i32') : Tensor.from(rt, randn(n, seed), shape, dtype);
-  return { t, host: await t.read() };
-}
+const input = (shape: number[], dtype: DType, seed: number) => randomInput(rt, shape, dtype, seed);
 
 /** The pad value as the reference stores it: raw half bits for f16. */
 const refValue = (v: number, dtype: DType) => (dtype === 'f16' ? f32ToF16Bits(Float32Array.of(v))[0] : v);

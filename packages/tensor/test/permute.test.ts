@@ -3,7 +3,7 @@ import { Tensor } from '../src/tensor.js';
 import type { DType } from '../src/dtype.js';
 import { permute, transpose, expand, broadcastTo, contiguousCopy } from '../src/ops/permute.js';
 import { permuteRef, expandRef } from '../src/cpu/layout.js';
-import { testRuntime, randn, randInt, rng, expectClose } from './helpers.js';
+import { testRuntime, rng, expectClose, randomInput } from './helpers.js';
 
 // Layout ops move values without arithmetic: results must be bit-exact (f16 compared as raw bits).
 const EXACT = { atol: 0, rtol: 0 };
@@ -12,12 +12,7 @@ const EXACT = { atol: 0, rtol: 0 };
 const rt = await testRuntime();
 const dtypes: DType[] = rt.hasF16 ? ['f32', 'f16', 'i32'] : ['f32', 'i32'];
 
-/** Random tensor of `dtype` plus its exact host contents (f16 as half bits, read back after upload). */
-async function input(shape: number[], dtype: DType, seed: number) {
-  const n = shape.reduce((p, d) => p * d, 1);
-  const t = dtype === 'i32' ? Tensor.from(rt, randInt(n, seed, -1000, 1000), shape, 'i32') : Tensor.from(rt, randn(n, seed), shape, dtype);
-  return { t, host: await t.read() };
-}
+const input = (shape: number[], dtype: DType, seed: number) => randomInput(rt, shape, dtype, seed);
 
 function shuffled(n: number, r: () => number): number[] {
   const a = Array.from({ length: n }, (_, i) => i);
