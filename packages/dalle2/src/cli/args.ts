@@ -29,7 +29,7 @@ options (all commands):
   --cond-scale <x[,x]>    decoder guidance scale, one for all unets or one per unet
   --batch-size <n>        most samples run at once
   --verbose, -v           print what each stage does
-  --quiet, -q             no progress bars
+  --quiet, -q             no progress bars or summary lines
 dream:
   --prompt-file <f>       prompts from a .txt (one per line) or .json (list of strings, or
                           {"prompts": [...]}, or {"samples": [{"prompt": ...}]}) file

@@ -126,6 +126,7 @@ async function dream(ctx: Ctx): Promise<number> {
   if (prompts.length === 0) throw new UsageError('dream needs at least one prompt (arguments, --prompt or --prompt-file)');
   const t0 = Date.now();
   const manager = await loadManager(ctx);
+  if (!o.quiet) ctx.err(`adapter: ${manager.rt.describe()}`);
   try {
     const images = await generate(prompts, {
       manager,
@@ -139,7 +140,7 @@ async function dream(ctx: Ctx): Promise<number> {
     });
     const dir = outputDir(ctx, './output/basic/');
     await writePngs(ctx, dir, images.map((im) => ({ stem: promptFileStem(im.prompt), index: im.sampleIndex, png: im.png })));
-    if (o.verbose) ctx.err(`${images.length} image(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${manager.rt.memoryLine()}`);
+    if (!o.quiet) ctx.err(`${images.length} image(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s; GPU memory ${manager.rt.memoryLine()}`);
     return 0;
   } finally {
     await manager.dispose();
