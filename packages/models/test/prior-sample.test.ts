@@ -1,4 +1,4 @@
-// DiffusionPrior (DALLE2-pytorch 1.1.0 sampling loop, @dalle2/sampler) driving prior networks:
+// DiffusionPrior (DALLE2-pytorch 1.1.0 sampling loop) driving prior networks:
 // - with a small host-checkable mock net: sampler choice (DDIM when S < T, else DDPM), the exact noise
 //   draw order/count, 'b ... -> (b r) ...' repetition, division by image_embed_scale, reranking (no
 //   re-normalisation), the one-time cond_scale warning, token input through a CLIP adapter, bounded
@@ -11,13 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { Runtime, Tensor, SafetensorsFile, tidy, add, mulScalar } from '@dalle2/tensor';
 import { expectClose } from '../../tensor/test/helpers.js';
-import { DiffusionPriorNetwork, parsePriorNetConfig } from '../src/prior/index.js';
-// @dalle2/models does not depend on @dalle2/sampler (package.json), so the sampler is imported by path
+import { NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
 import {
-  DiffusionPrior, DiffusionPriorConfigError, NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, parseDiffusionPriorConfig,
-  repeatTokenRows, topIndexPerRow, type DiffusionPriorConfig, type NoiseSource, type PriorNet, type PriorNetInputs,
-  type PriorStepInfo, type PriorTextEncoder,
-} from '../../sampler/src/index.js';
+  DiffusionPrior, DiffusionPriorConfigError, DiffusionPriorNetwork, parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows,
+  topIndexPerRow, type DiffusionPriorConfig, type PriorNet, type PriorNetInputs, type PriorStepInfo, type PriorTextEncoder,
+} from '../src/prior/index.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 const fixture = (rel: string) => fileURLToPath(new URL(rel, FIXTURES));

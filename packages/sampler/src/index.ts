@@ -5,4 +5,3 @@ export * from './coef.js';
 export * from './steps.js';
 export * from './ddim.js';
 export * from './noise.js';
-export * from './prior/index.js';

@@ -15,12 +15,11 @@
 import { readFile } from 'node:fs/promises';
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import {
-  ClipModel, ClipTokenizer, Decoder, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDecoderConfig, parsePriorNetConfig,
-  type DecoderConfig, type DecoderUnetInfo, type PriorNetConfig, type Weights,
+  ClipModel, ClipTokenizer, Decoder, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDecoderConfig,
+  parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows, type DecoderConfig, type DecoderUnetInfo, type DiffusionPriorConfig,
+  type PriorNetConfig, type Weights,
 } from '@dalle2/models';
-import {
-  DiffusionPrior, ReplayNoise, ddimTimePairs, parseDiffusionPriorConfig, repeatTokenRows, type DiffusionPriorConfig, type NoiseSource,
-} from '@dalle2/sampler';
+import { ReplayNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
 import { chwToImage, decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 

@@ -8,12 +8,11 @@
 // must match exactly.
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import {
-  ClipModel, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parsePriorNetConfig, type PriorNetConfig, type Weights,
+  ClipModel, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig, parsePriorNetConfig,
+  repeatTokenRows, type DiffusionPriorConfig, type PriorNetConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond,
+  type PriorTextInput, type Weights,
 } from '@dalle2/models';
-import {
-  DiffusionPrior, NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise, parseDiffusionPriorConfig, repeatTokenRows,
-  type DiffusionPriorConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond, type PriorTextInput,
-} from '@dalle2/sampler';
+import { NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise } from '@dalle2/sampler';
 import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 
 const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };

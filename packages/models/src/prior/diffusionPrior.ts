@@ -4,7 +4,7 @@
 // text embedding; no re-normalisation).
 //
 // The network and the CLIP adapter are structural interfaces (DiffusionPriorNetwork and
-// OpenAIClipAdapter of @dalle2/models fit them), so this package stays free of model code.
+// OpenAIClipAdapter fit them), so the loop can also drive a mock net; the step math is @dalle2/sampler's.
 //
 // Upstream behaviours kept on purpose (see shared/fixtures/NOTES.md 1, 4-6):
 // - DDIM when the sampling steps S < T, else DDPM. DDIM uses alphas = alphas_cumprod_prev, eta = 1.0
@@ -24,12 +24,11 @@
 import {
   Tensor, tidy, div, mul, sum, sqrt, maximumScalar, mulScalar, divScalar, expand, embedding, type Runtime,
 } from '@dalle2/tensor';
-import { NoiseSchedule } from '../schedules.js';
-import { extractRows, type RowCoef, type Timesteps } from '../coef.js';
-import { pMeanVariance, pSampleStep } from '../steps.js';
-import { ddimStep, ddimTimePairs } from '../ddim.js';
-import { drawNoise, type NoiseSource } from '../noise.js';
-import type { DiffusionPriorConfig } from './config.js';
+import {
+  NoiseSchedule, extractRows, pMeanVariance, pSampleStep, ddimStep, ddimTimePairs, drawNoise,
+  type RowCoef, type Timesteps, type NoiseSource,
+} from '@dalle2/sampler';
+import type { DiffusionPriorConfig } from './diffusionPriorConfig.js';
 
 /** Inputs of the prior network's forward_with_cond_scale (DiffusionPriorNetwork's shape). */
 export interface PriorNetInputs {
@@ -46,7 +45,7 @@ export interface PriorNetInputs {
   condScale?: number;
 }
 
-/** What DiffusionPrior needs of the network (DiffusionPriorNetwork of @dalle2/models). */
+/** What DiffusionPrior needs of the network (DiffusionPriorNetwork fits it). */
 export interface PriorNet {
   readonly rt: Runtime;
   /** When present, `dim` must equal the prior's image_embed_dim. */
@@ -55,7 +54,7 @@ export interface PriorNet {
   forwardWithCondScale(inputs: PriorNetInputs): Tensor;
 }
 
-/** What DiffusionPrior needs of a CLIP adapter (OpenAIClipAdapter of @dalle2/models). */
+/** What DiffusionPrior needs of a CLIP adapter (OpenAIClipAdapter fits it). */
 export interface PriorTextEncoder {
   /** tokens [batch, L] row-major -> text embedding [batch, D] and encodings [batch, L', W]. */
   embedText(tokens: Int32Array, batch: number): { textEmbed: Tensor; textEncodings: Tensor };
