@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { BETA_SCHEDULES, type BetaScheduleKind } from '@dalle2/sampler';
 import { parseUnetConfig, castUnetConfig, decoderUnetCast, type UnetConfig } from '../unet/index.js';
+import { ConfigReader, isBool, isInt, isObject, joinPath } from '../configFields.js';
 
 /** Everything `Decoder.sample` needs, resolved per unet. */
 export interface DecoderConfig {
@@ -41,8 +42,6 @@ export class DecoderConfigError extends Error {
   override name = 'DecoderConfigError';
 }
 
-type Json = Record<string, unknown>;
-
 /** Decoder kwargs that shape sampling (parsed below). */
 const SAMPLING_KEYS = [
   'unets', 'unet', 'image_size', 'image_sizes', 'channels', 'timesteps', 'sample_timesteps', 'beta_schedule', 'learned_variance',
@@ -68,30 +67,10 @@ const UNSUPPORTED: Record<string, unknown> = {
   use_noise_for_lowres_cond: false,
 };
 
-const LOSS_TYPES = ['l1', 'l2', 'huber'];
+const LOSS_TYPES = ['l1', 'l2', 'huber'] as const;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  return v === undefined ? 'nothing' : `${JSON.stringify(v)} (${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v})`;
-}
-
-const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
-
-/** Upstream `cast_tuple(val, n)`: a scalar repeated n times; a list must have length n (validate=True). */
-function castTuple<T>(v: unknown, n: number, ok: (x: unknown) => x is T, fail: (msg: string) => never, what: string): T[] {
-  if (Array.isArray(v)) {
-    if (v.length !== n) fail(`expected ${what} or a list of ${n} (one per unet), got ${describe(v)}`);
-    v.forEach((x) => {
-      if (!ok(x)) fail(`expected ${what} or a list of ${n} (one per unet), got ${describe(v)}`);
-    });
-    return v as T[];
-  }
-  if (!ok(v)) fail(`expected ${what} or a list of ${n} (one per unet), got ${describe(v)}`);
-  return Array<T>(n).fill(v);
-}
+/** Keys accepted with any value (UNSUPPORTED's are checked by value). */
+const KNOWN_KEYS: readonly string[] = [...SAMPLING_KEYS, ...IGNORED_KEYS];
 
 function unsupportedValue(key: string, v: unknown): boolean {
   const def = UNSUPPORTED[key];
@@ -106,104 +85,69 @@ function unsupportedValue(key: string, v: unknown): boolean {
  * DecoderConfig object (one with `unets`). Every unet config is cast the way `Decoder.__init__` casts it.
  */
 export function parseDecoderConfig(json: unknown, source = 'decoder config'): DecoderConfig {
-  let doc = json;
-  if (typeof json === 'string') {
-    try {
-      doc = JSON.parse(json) as unknown;
-    } catch (e) {
-      throw new DecoderConfigError(`${source}: not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  if (!isObject(doc)) throw new DecoderConfigError(`${source}: expected a JSON object, got ${describe(doc)}`);
-  const path = isObject(doc.decoder) ? 'decoder' : '';
-  const dec = isObject(doc.decoder) ? doc.decoder : doc;
-  const at = (key: string) => (path ? `${path}.${key}` : key);
-  const fail = (key: string, msg: string): never => {
-    throw new DecoderConfigError(`${source}: ${at(key)}: ${msg}`);
-  };
-  if (!('unets' in dec) && !('unet' in dec)) fail('unets', 'expected a non-empty list of unet configs, got nothing');
+  const r = new ConfigReader(source, DecoderConfigError);
+  const doc = r.document(json);
+  const f = isObject(doc.decoder) ? r.fields(doc.decoder, 'decoder') : r.fields(doc, '');
+  const dec = f.obj;
+  if (!('unets' in dec) && !('unet' in dec)) f.fail('unets', 'expected a non-empty list of unet configs, got nothing');
 
   for (const key of Object.keys(dec)) {
     if (key in UNSUPPORTED) {
-      if (unsupportedValue(key, dec[key])) fail(key, `unsupported value ${describe(dec[key])} (only ${JSON.stringify(UNSUPPORTED[key])} is implemented)`);
+      if (unsupportedValue(key, dec[key])) f.fail(key, `unsupported value ${f.describe(dec[key])} (only ${JSON.stringify(UNSUPPORTED[key])} is implemented)`);
       continue;
     }
-    if (!(SAMPLING_KEYS as readonly string[]).includes(key) && !(IGNORED_KEYS as readonly string[]).includes(key)) {
-      fail(key, 'unsupported option (not a DALLE2-pytorch 1.1.0 Decoder argument)');
-    }
+    if (!KNOWN_KEYS.includes(key)) f.fail(key, 'unsupported option (not a DALLE2-pytorch 1.1.0 Decoder argument)');
   }
-  if ('unets' in dec && 'unet' in dec) fail('unet', 'give either unets or unet, not both');
+  if ('unets' in dec && 'unet' in dec) f.fail('unet', 'give either unets or unet, not both');
   const unetKey = 'unets' in dec ? 'unets' : 'unet';
   const rawUnets = Array.isArray(dec[unetKey]) ? (dec[unetKey] as unknown[]) : isObject(dec[unetKey]) ? [dec[unetKey]] : undefined;
-  if (!rawUnets || rawUnets.length === 0) return fail(unetKey, `expected a non-empty list of unet configs, got ${describe(dec[unetKey])}`);
+  if (!rawUnets || rawUnets.length === 0) return f.fail(unetKey, `expected a non-empty list of unet configs, got ${f.describe(dec[unetKey])}`);
   const n = rawUnets.length;
+  /** Upstream `cast_tuple(val, n)` over the unets; absent or null gives n copies of `def`. */
+  const perUnet = <T>(key: string, ok: (v: unknown) => v is T, what: string, def?: T) =>
+    f.tuple(key, n, ok, what, { def, per: 'unet', nullIsAbsent: true });
 
-  const num = (key: string, def: number, min: number, max = Infinity): number => {
-    const v = dec[key];
-    if (v === undefined) return def;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
-      fail(key, `expected a number in [${min}, ${max === Infinity ? 'inf' : max}], got ${describe(v)}`);
-    }
-    return v as number;
-  };
-  const bool = (key: string, def: boolean): boolean => {
-    const v = dec[key];
-    if (v === undefined) return def;
-    if (typeof v !== 'boolean') fail(key, `expected true or false, got ${describe(v)}`);
-    return v as boolean;
-  };
-  const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
-
-  const channels = dec.channels === undefined ? 3 : isInt(dec.channels, 1) ? dec.channels : fail('channels', `expected an integer >= 1, got ${describe(dec.channels)}`);
-  const timesteps = dec.timesteps === undefined ? 1000 : isInt(dec.timesteps, 1) ? dec.timesteps : fail('timesteps', `expected an integer >= 1, got ${describe(dec.timesteps)}`);
+  const channels = f.int('channels', 3);
+  const timesteps = f.int('timesteps', 1000);
 
   // image_size xor image_sizes; then sorted(set(image_sizes)), one per unet
-  const hasSize = dec.image_size !== undefined && dec.image_size !== null;
-  const hasSizes = dec.image_sizes !== undefined && dec.image_sizes !== null;
-  if (hasSize === hasSizes) fail(hasSize ? 'image_sizes' : 'image_size', 'give exactly one of image_size and image_sizes');
-  let sizes: number[];
-  if (hasSize) {
-    if (!isInt(dec.image_size, 1)) fail('image_size', `expected an integer >= 1, got ${describe(dec.image_size)}`);
-    sizes = [dec.image_size as number];
-  } else {
-    const v = dec.image_sizes;
-    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => isInt(s, 1))) fail('image_sizes', `expected a list of integers >= 1, got ${describe(v)}`);
-    sizes = [...new Set(v as number[])].sort((a, b) => a - b);
-  }
-  if (sizes.length !== n) fail(hasSize ? 'image_size' : 'image_sizes', `${sizes.length} distinct image size(s) ${JSON.stringify(sizes)} for ${n} unet(s)`);
+  const hasSize = f.has('image_size');
+  const hasSizes = f.has('image_sizes');
+  if (hasSize === hasSizes) f.fail(hasSize ? 'image_sizes' : 'image_size', 'give exactly one of image_size and image_sizes');
+  const sizes = hasSize
+    ? [f.int('image_size')]
+    : [...new Set(f.list('image_sizes', (s): s is number => isInt(s, 1), 'a list of integers >= 1'))].sort((a, b) => a - b);
+  if (sizes.length !== n) f.fail(hasSize ? 'image_size' : 'image_sizes', `${sizes.length} distinct image size(s) ${JSON.stringify(sizes)} for ${n} unet(s)`);
 
   // sample_timesteps: None, an int, or one (int | None) per unet; each <= timesteps
-  const st = dec.sample_timesteps ?? null;
   const isSteps = (v: unknown): v is number | null => v === null || isInt(v, 1);
-  const sampleTimesteps = castTuple(st, n, isSteps, (m) => fail('sample_timesteps', m), 'null or an integer >= 1');
+  const sampleTimesteps = perUnet('sample_timesteps', isSteps, 'null or an integer >= 1', null);
   sampleTimesteps.forEach((s, i) => {
-    if (s !== null && s > timesteps) fail('sample_timesteps', `unet ${i + 1}: ${s} sampling steps exceed the ${timesteps} training timesteps`);
+    if (s !== null && s > timesteps) f.fail('sample_timesteps', `unet ${i + 1}: ${s} sampling steps exceed the ${timesteps} training timesteps`);
   });
 
   // beta_schedule: None = ('cosine', ..., 'linear' for the last of several unets)
   const isKind = (v: unknown): v is BetaScheduleKind => typeof v === 'string' && (BETA_SCHEDULES as readonly string[]).includes(v);
-  const betaSchedules =
-    dec.beta_schedule === undefined || dec.beta_schedule === null
-      ? Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'))
-      : castTuple(dec.beta_schedule, n, isKind, (m) => fail('beta_schedule', m), `one of ${BETA_SCHEDULES.join(' | ')}`);
+  const betaSchedules = f.has('beta_schedule')
+    ? perUnet('beta_schedule', isKind, `one of ${BETA_SCHEDULES.join(' | ')}`)
+    : Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'));
 
   // learned_variance: pad_tuple_to_length(cast_tuple(lv), n, False) (default True = first unet only)
   const lv = dec.learned_variance ?? true;
   let learnedVariance: boolean[];
   if (typeof lv === 'boolean') learnedVariance = Array.from({ length: n }, (_, i) => (i === 0 ? lv : false));
   else if (Array.isArray(lv) && lv.every(isBool)) learnedVariance = Array.from({ length: n }, (_, i) => (lv[i] as boolean | undefined) ?? false);
-  else return fail('learned_variance', `expected true/false or a list of them, got ${describe(lv)}`);
+  else return f.fail('learned_variance', `expected true/false or a list of them, got ${f.describe(lv)}`);
 
-  const predictXStart = castTuple(dec.predict_x_start ?? false, n, isBool, (m) => fail('predict_x_start', m), 'true/false');
+  const predictXStart = perUnet('predict_x_start', isBool, 'true/false', false);
   const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  const p2LossWeightGamma = castTuple(dec.p2_loss_weight_gamma ?? 0, n, isNum, (m) => fail('p2_loss_weight_gamma', m), 'a number');
-  const lossType = dec.loss_type ?? 'l2';
-  if (typeof lossType !== 'string' || !LOSS_TYPES.includes(lossType)) fail('loss_type', `expected one of ${LOSS_TYPES.join(' | ')}, got ${describe(lossType)}`);
+  const p2LossWeightGamma = perUnet('p2_loss_weight_gamma', isNum, 'a number', 0);
+  f.oneOf('loss_type', LOSS_TYPES, 'l2', ' | ');
 
-  const unconditional = bool('unconditional', false);
+  const unconditional = f.bool('unconditional', false);
   // Each unet: its kwargs with upstream defaults, then Decoder.__init__'s cast_model_parameters.
   const unets = rawUnets.map((raw, i) => {
-    const upath = path ? `${path}.${unetKey}[${i}]` : `${unetKey}[${i}]`;
+    const upath = joinPath(f.path, `${unetKey}[${i}]`);
     const config = parseUnetConfig(raw, upath, source);
     const cast = decoderUnetCast({ ...dec, channels, unconditional }, i, config, source);
     return castUnetConfig(config, { ...cast, channelsOut: channels * (learnedVariance[i] ? 2 : 1) }, upath, source);
@@ -217,15 +161,15 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
     sampleTimesteps,
     betaSchedules,
     learnedVariance,
-    learnedVarianceConstrainFrac: bool('learned_variance_constrain_frac', false),
+    learnedVarianceConstrainFrac: f.bool('learned_variance_constrain_frac', false),
     predictXStart,
-    ddimSamplingEta: num('ddim_sampling_eta', 1, 0),
-    imageCondDropProb: num('image_cond_drop_prob', 0.1, 0, 1),
-    textCondDropProb: num('text_cond_drop_prob', 0.5, 0, 1),
-    autoNormalizeImg: bool('auto_normalize_img', true),
+    ddimSamplingEta: f.number('ddim_sampling_eta', 1, 0),
+    imageCondDropProb: f.number('image_cond_drop_prob', 0.1, 0, 1),
+    textCondDropProb: f.number('text_cond_drop_prob', 0.5, 0, 1),
+    autoNormalizeImg: f.bool('auto_normalize_img', true),
     unconditional,
     p2LossWeightGamma,
-    p2LossWeightK: num('p2_loss_weight_k', 1, -Infinity),
+    p2LossWeightK: f.number('p2_loss_weight_k', 1, -Infinity),
   };
 }
 

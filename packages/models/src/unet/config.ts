@@ -3,6 +3,7 @@
 // cast the way `Decoder.__init__` casts each unet (`unet.cast_model_parameters(...)`). Errors name the
 // JSON path. Upstream silently swallows unknown kwargs; we reject them by name instead.
 import { readFile } from 'node:fs/promises';
+import { ConfigReader, isBool, isInt, joinPath, type Json } from '../configFields.js';
 
 /** Resolved Unet kwargs (after defaults and, where applied, the Decoder's cast). */
 export interface UnetConfig {
@@ -62,8 +63,6 @@ export class UnetConfigError extends Error {
   override name = 'UnetConfigError';
 }
 
-type Json = Record<string, unknown>;
-
 /** Every kwarg of Unet.__init__ in 1.1.0 (the ones not listed in UnetConfig are checked below). */
 const UNET_KEYS = [
   'dim', 'image_embed_dim', 'text_embed_dim', 'cond_dim', 'num_image_tokens', 'num_time_tokens', 'out_dim',
@@ -75,118 +74,51 @@ const UNET_KEYS = [
   'final_conv_kernel_size', 'combine_upsample_fmaps',
 ] as const;
 
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  return v === undefined ? 'nothing' : `${JSON.stringify(v)} (${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v})`;
-}
-
-const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
-
-/** Reads typed fields of one JSON object; every error names `<source>: <path>.<key>`. */
-class Fields {
-  constructor(
-    private readonly obj: Json,
-    readonly path: string,
-    private readonly source: string,
-  ) {}
-
-  fail(key: string, msg: string): never {
-    throw new UnetConfigError(`${this.source}: ${this.path}.${key}: ${msg}`);
-  }
-
-  has(key: string): boolean {
-    return this.obj[key] !== undefined && this.obj[key] !== null;
-  }
-
-  /** Integer >= min; `def` undefined = required. null counts as absent only where upstream's default is None. */
-  int(key: string, def?: number, min = 1): number {
-    const v = this.obj[key];
-    if (v === undefined && def !== undefined) return def;
-    if (!isInt(v, min)) this.fail(key, `expected an integer >= ${min}, got ${describe(v)}`);
-    return v;
-  }
-
-  optInt(key: string): number | null {
-    return this.has(key) ? this.int(key) : null;
-  }
-
-  bool(key: string, def: boolean, nullIsFalse = false): boolean {
-    const v = this.obj[key];
-    if (v === undefined || (v === null && nullIsFalse)) return v === null ? false : def;
-    if (typeof v !== 'boolean') this.fail(key, `expected true or false, got ${describe(v)}`);
-    return v;
-  }
-
-  /** upstream `cast_tuple(val, n)`: a scalar is repeated n times, a list must have length n. */
-  perStage<T>(key: string, def: T, n: number, ok: (v: unknown) => v is T, what: string): T[] {
-    const v = this.obj[key];
-    if (v === undefined) return Array<T>(n).fill(def);
-    if (!Array.isArray(v)) {
-      if (!ok(v)) this.fail(key, `expected ${what} or a list of ${n}, got ${describe(v)}`);
-      return Array<T>(n).fill(v);
-    }
-    if (v.length !== n || !v.every(ok)) this.fail(key, `expected ${what} or a list of ${n} (one per dim_mults stage), got ${describe(v)}`);
-    return v;
-  }
-
-  intList(key: string, def: number[] | undefined, min = 1): number[] {
-    const v = this.obj[key];
-    if (v === undefined && def) return [...def];
-    if (!Array.isArray(v) || v.length === 0 || !v.every((d) => isInt(d, min))) {
-      this.fail(key, `expected a non-empty list of integers >= ${min}, got ${describe(v)}`);
-    }
-    return v as number[];
-  }
-}
-
 /** Parses one `decoder.unets[i]` object: the Unet kwargs with upstream 1.1.0 defaults (no Decoder cast). */
 export function parseUnetConfig(section: unknown, path = 'decoder.unets[0]', source = 'decoder config'): UnetConfig {
-  if (!isObject(section)) throw new UnetConfigError(`${source}: ${path}: expected an object, got ${describe(section)}`);
-  const f = new Fields(section, path, source);
-  for (const key of Object.keys(section)) {
-    if (!(UNET_KEYS as readonly string[]).includes(key)) f.fail(key, `unsupported option (not a DALLE2-pytorch 1.1.0 Unet argument)`);
-  }
+  const f = new ConfigReader(source, UnetConfigError).fields(section, path);
+  f.rejectUnknown(UNET_KEYS, 'unsupported option (not a DALLE2-pytorch 1.1.0 Unet argument)');
   if (f.bool('combine_upsample_fmaps', false)) f.fail('combine_upsample_fmaps', 'unsupported value true (UpsampleCombiner is not implemented)');
   if (f.bool('lowres_noise_cond', false)) f.fail('lowres_noise_cond', 'unsupported value true (low-res noise conditioning is not implemented)');
   f.bool('attend_at_middle', true); // accepted and, as upstream 1.1.0 does, ignored (mid attention always exists)
-  if (section.out_dim !== undefined && section.out_dim !== null) f.optInt('out_dim'); // unused upstream
-  const dim = f.int('dim');
-  const dimMults = f.intList('dim_mults', undefined);
-  const stages = dimMults.length;
-  const channels = f.int('channels', 3);
-  const bool = (v: unknown): v is boolean => typeof v === 'boolean';
+  f.optInt('out_dim'); // unused upstream
   const posInt = (v: unknown): v is number => isInt(v, 1);
   const natInt = (v: unknown): v is number => isInt(v, 0);
+  const intList = (key: string, def?: number[]) => f.list(key, posInt, 'a non-empty list of integers >= 1', def);
+  const dim = f.int('dim');
+  const dimMults = intList('dim_mults');
+  const stages = dimMults.length;
+  /** One value per dim_mults stage (upstream `cast_tuple(val, len(dim_mults))`). */
+  const perStage = <T>(key: string, def: T, ok: (v: unknown) => v is T, what: string) =>
+    f.tuple(key, stages, ok, what, { def, per: 'dim_mults stage', perOnScalar: false });
+  const channels = f.int('channels', 3);
   const config: UnetConfig = {
     dim,
     dimMults,
-    imageEmbedDim: f.optInt('image_embed_dim'),
-    textEmbedDim: f.optInt('text_embed_dim'),
+    imageEmbedDim: f.optInt('image_embed_dim') ?? null,
+    textEmbedDim: f.optInt('text_embed_dim') ?? null,
     condDim: f.optInt('cond_dim') ?? dim,
     numImageTokens: f.int('num_image_tokens', 4),
     numTimeTokens: f.int('num_time_tokens', 2),
     channels,
     channelsOut: f.optInt('channels_out') ?? channels,
-    selfAttn: f.perStage('self_attn', false, stages, bool, 'true/false'),
+    selfAttn: perStage('self_attn', false, isBool, 'true/false'),
     attnDimHead: f.int('attn_dim_head', 32),
     attnHeads: f.int('attn_heads', 16),
     lowresCond: f.bool('lowres_cond', false),
     sparseAttn: f.bool('sparse_attn', false),
-    condOnTextEncodings: f.bool('cond_on_text_encodings', false, true),
+    condOnTextEncodings: f.bool('cond_on_text_encodings', false, true), // null: False
     maxTextLen: f.int('max_text_len', 256),
     condOnImageEmbeds: f.bool('cond_on_image_embeds', false),
     addImageEmbedsToTime: f.bool('add_image_embeds_to_time', true),
     initDim: f.optInt('init_dim') ?? dim,
     initConvKernelSize: f.int('init_conv_kernel_size', 7),
-    resnetGroups: f.perStage('resnet_groups', 8, stages, posInt, 'a positive integer'),
-    numResnetBlocks: f.perStage('num_resnet_blocks', 2, stages, natInt, 'an integer >= 0'),
+    resnetGroups: perStage('resnet_groups', 8, posInt, 'a positive integer'),
+    numResnetBlocks: perStage('num_resnet_blocks', 2, natInt, 'an integer >= 0'),
     initCrossEmbed: f.bool('init_cross_embed', true),
-    initCrossEmbedKernelSizes: [...f.intList('init_cross_embed_kernel_sizes', [3, 7, 15])].sort((a, b) => a - b),
+    initCrossEmbedKernelSizes: [...intList('init_cross_embed_kernel_sizes', [3, 7, 15])].sort((a, b) => a - b),
     crossEmbedDownsample: f.bool('cross_embed_downsample', false),
-    crossEmbedDownsampleKernelSizes: [...f.intList('cross_embed_downsample_kernel_sizes', [2, 4])].sort((a, b) => a - b),
+    crossEmbedDownsampleKernelSizes: [...intList('cross_embed_downsample_kernel_sizes', [2, 4])].sort((a, b) => a - b),
     memoryEfficient: f.bool('memory_efficient', false),
     scaleSkipConnection: f.bool('scale_skip_connection', false),
     pixelShuffleUpsample: f.bool('pixel_shuffle_upsample', true),
@@ -194,18 +126,19 @@ export function parseUnetConfig(section: unknown, path = 'decoder.unets[0]', sou
   };
   // CrossEmbedLayer asserts kernel parity == stride parity (init: stride 1, downsample: stride 2).
   if (config.initCrossEmbed && config.initCrossEmbedKernelSizes.some((k) => k % 2 !== 1)) {
-    f.fail('init_cross_embed_kernel_sizes', `kernel sizes must be odd (stride 1), got ${describe(section.init_cross_embed_kernel_sizes)}`);
+    f.fail('init_cross_embed_kernel_sizes', `kernel sizes must be odd (stride 1), got ${f.describe(f.obj.init_cross_embed_kernel_sizes)}`);
   }
   if (config.crossEmbedDownsample && config.crossEmbedDownsampleKernelSizes.some((k) => k % 2 !== 0)) {
-    f.fail('cross_embed_downsample_kernel_sizes', `kernel sizes must be even (stride 2), got ${describe(section.cross_embed_downsample_kernel_sizes)}`);
+    f.fail('cross_embed_downsample_kernel_sizes', `kernel sizes must be even (stride 2), got ${f.describe(f.obj.cross_embed_downsample_kernel_sizes)}`);
   }
-  checkBuildable(config, path, source);
+  checkBuildable(config, f.reader, path);
   return config;
 }
 
 /** Upstream `Unet.cast_model_parameters`: the same kwargs with the Decoder's overrides. */
 export function castUnetConfig(config: UnetConfig, cast: UnetCast = {}, path = 'unet', source = 'decoder config'): UnetConfig {
-  if (cast.lowresNoiseCond) throw new UnetConfigError(`${source}: ${path}: lowres_noise_cond (use_noise_for_lowres_cond) is not supported`);
+  const r = new ConfigReader(source, UnetConfigError);
+  if (cast.lowresNoiseCond) r.fail(path, 'lowres_noise_cond (use_noise_for_lowres_cond) is not supported');
   const out: UnetConfig = {
     ...config,
     lowresCond: cast.lowresCond ?? config.lowresCond,
@@ -214,15 +147,13 @@ export function castUnetConfig(config: UnetConfig, cast: UnetCast = {}, path = '
     channels: cast.channels ?? config.channels,
     channelsOut: cast.channelsOut ?? config.channelsOut,
   };
-  checkBuildable(out, path, source);
+  checkBuildable(out, r, path);
   return out;
 }
 
 /** Rejects settings upstream cannot build or run (it would assert or fail on a shape mismatch). */
-function checkBuildable(c: UnetConfig, path: string, source: string): void {
-  const fail = (key: string, msg: string): never => {
-    throw new UnetConfigError(`${source}: ${path}.${key}: ${msg}`);
-  };
+function checkBuildable(c: UnetConfig, r: ConfigReader, path: string): void {
+  const fail = (key: string, msg: string): never => r.fail(joinPath(path, key), msg);
   if (c.condOnTextEncodings && c.textEmbedDim === null) fail('text_embed_dim', 'is required when cond_on_text_encodings is true');
   if (c.condOnImageEmbeds) {
     if (c.imageEmbedDim === null) fail('image_embed_dim', 'is required when the unet is conditioned on image embeds');
@@ -240,19 +171,10 @@ function checkBuildable(c: UnetConfig, path: string, source: string): void {
 
 /** Parses a TrainDecoderConfig JSON document (object or text) and returns every unet's config as the Decoder casts it. */
 export function parseDecoderUnetConfigs(json: unknown, source = 'decoder config'): UnetConfig[] {
-  let doc = json;
-  if (typeof json === 'string') {
-    try {
-      doc = JSON.parse(json) as unknown;
-    } catch (e) {
-      throw new UnetConfigError(`${source}: not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-  }
-  if (!isObject(doc)) throw new UnetConfigError(`${source}: expected a JSON object, got ${describe(doc)}`);
-  const dec = doc.decoder;
-  if (!isObject(dec)) throw new UnetConfigError(`${source}: decoder: expected an object, got ${describe(dec)}`);
+  const r = new ConfigReader(source, UnetConfigError);
+  const dec = r.fields(r.document(json).decoder, 'decoder').obj;
   const unets = dec.unets;
-  if (!Array.isArray(unets) || unets.length === 0) throw new UnetConfigError(`${source}: decoder.unets: expected a non-empty list, got ${describe(unets)}`);
+  if (!Array.isArray(unets) || unets.length === 0) return r.fail('decoder.unets', `expected a non-empty list, got ${r.describe(unets)}`);
   return unets.map((u, i) => {
     const path = `decoder.unets[${i}]`;
     const config = parseUnetConfig(u, path, source);
@@ -262,7 +184,7 @@ export function parseDecoderUnetConfigs(json: unknown, source = 'decoder config'
 
 /** The cast `Decoder.__init__` applies to unet `index` (decoder-level `channels`, `learned_variance`, `unconditional`). */
 export function decoderUnetCast(decoder: Json, index: number, config: UnetConfig, source = 'decoder config'): UnetCast {
-  const f = new Fields(decoder, 'decoder', source);
+  const f = new ConfigReader(source, UnetConfigError).fields(decoder, 'decoder');
   const channels = f.int('channels', 3);
   const unconditional = f.bool('unconditional', false);
   // Upstream default True, cast to a tuple and padded with False: only the first unet learns variance.
@@ -270,7 +192,7 @@ export function decoderUnetCast(decoder: Json, index: number, config: UnetConfig
   let learned: boolean;
   if (typeof lv === 'boolean') learned = index === 0 ? lv : false; // cast_tuple(True) = (True,), padded with False
   else if (Array.isArray(lv) && lv.every((v) => typeof v === 'boolean')) learned = (lv[index] as boolean | undefined) ?? false;
-  else return f.fail('learned_variance', `expected true/false or a list of them, got ${describe(lv)}`);
+  else return f.fail('learned_variance', `expected true/false or a list of them, got ${f.describe(lv)}`);
   const noise = decoder.use_noise_for_lowres_cond;
   if (noise === true || (Array.isArray(noise) && noise.includes(true))) f.fail('use_noise_for_lowres_cond', 'unsupported value true');
   return {
