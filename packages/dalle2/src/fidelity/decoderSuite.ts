@@ -22,24 +22,28 @@ const P_SAMPLE = 'decoder/p_sample.safetensors';
 /** Full-sample recordings (those present are checked). */
 const SAMPLE_RUNS = ['decoder/sample_ddim.safetensors', 'decoder/sample_ddpm.safetensors', 'decoder/inpaint_ddpm.safetensors'];
 
-/** The manifest fields of a decoder recording that we read. */
-interface RunEntry {
-  description?: string;
+/** The manifest fields that tell which decoder config a recording was made with (per-unet paths, T, schedules). */
+export interface DecoderRunMeta {
   per_unet?: { sample_timesteps?: number | null; learned_variance?: boolean; shape?: number[] }[];
-  cond_scale?: number[];
-  inpaint_resample_times?: number;
   timesteps?: number;
   schedules?: string[];
+}
+
+/** The manifest fields of a decoder recording that we read. */
+interface RunEntry extends DecoderRunMeta {
+  description?: string;
+  cond_scale?: number[];
+  inpaint_resample_times?: number;
   tensors?: Record<string, { meaning?: string; shape?: number[] }>;
 }
 
-interface LoadedConfig {
+export interface LoadedConfig {
   rel: string;
   config: DecoderConfig;
 }
 
-/** Decoders per config file, built on first use and disposed by the suite. */
-class Decoders {
+/** Decoders per config file (decoder/config*.json), built on first use and disposed by the suite. */
+export class Decoders {
   private readonly cache = new Map<string, Promise<Decoder>>();
   configs: LoadedConfig[] = [];
 
@@ -63,7 +67,7 @@ class Decoders {
   }
 
   /** The config a recording was made with, from its manifest entry (per-unet paths, T, schedules). */
-  pick(rel: string, entry: RunEntry): LoadedConfig {
+  pick(rel: string, entry: DecoderRunMeta): LoadedConfig {
     const fits = this.configs.filter(({ config: c }) => {
       if (entry.timesteps !== undefined && c.timesteps !== entry.timesteps) return false;
       if (entry.schedules && JSON.stringify(entry.schedules) !== JSON.stringify(c.betaSchedules)) return false;
@@ -72,7 +76,7 @@ class Decoders {
         for (const [i, u] of entry.per_unet.entries()) {
           if (u.sample_timesteps !== undefined && (u.sample_timesteps ?? null) !== c.sampleTimesteps[i]) return false;
           if (u.learned_variance !== undefined && u.learned_variance !== c.learnedVariance[i]) return false;
-          if (u.shape && u.shape[3] !== c.imageSizes[i]) return false;
+          if (u.shape && u.shape[u.shape.length - 1] !== c.imageSizes[i]) return false;
         }
       }
       return true;

@@ -15,13 +15,14 @@
 import { readFile } from 'node:fs/promises';
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import {
-  ClipModel, ClipTokenizer, Decoder, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDecoderConfig,
-  parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows, type DecoderConfig, type DecoderUnetInfo, type DiffusionPriorConfig,
-  type PriorNetConfig, type Weights,
+  ClipModel, ClipTokenizer, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig,
+  parsePriorNetConfig, repeatTokenRows, type Decoder, type DecoderConfig, type DecoderUnetInfo, type Weights,
 } from '@dalle2/models';
-import { ReplayNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
+import { ReplayNoise, type NoiseSource } from '@dalle2/sampler';
 import { chwToImage, decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
+import { Decoders } from './decoderSuite.js';
+import { defaultSequence, netFor, type PriorVariant } from './priorSuite.js';
 
 const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 const IMAGE_TOL: Tolerance = { atol: 2e-3, rtol: 0 };
@@ -30,8 +31,6 @@ const LSB: Tolerance = { atol: 1, rtol: 0 };
 const DIR = 'pipeline/';
 const CLIP_WEIGHTS = 'clip/weights.safetensors';
 const CLIP_VOCAB = 'clip/bpe_simple_vocab_16e6.txt.gz';
-const PRIOR_WEIGHTS = 'prior/weights.safetensors';
-const DECODER_WEIGHTS = 'decoder/weights.safetensors';
 
 // ------------------------------------------------------------------ manifest entries
 
@@ -73,10 +72,9 @@ interface State {
   clipWeights?: Weights;
   adapter?: OpenAIClipAdapter;
   tokenizer?: ClipTokenizer;
-  priorVariants: { rel: string; net: PriorNetConfig; prior: DiffusionPriorConfig }[];
+  priorVariants: PriorVariant[];
   priorNets: Map<string, DiffusionPriorNetwork>;
-  decoderConfigs: { rel: string; config: DecoderConfig }[];
-  decoders: Map<string, Promise<Decoder>>;
+  decoders: Decoders;
 }
 
 function configRels(st: State, re: RegExp): string[] {
@@ -97,52 +95,21 @@ async function priorFor(st: State, rel: string, m: PriorMeta): Promise<Diffusion
     }
     if (!st.priorVariants.length) throw new Error('no prior/config*.json in the manifest');
   }
-  const visits = (p: DiffusionPriorConfig): number[] => {
-    const T = p.timesteps;
-    const S = p.sampleTimesteps ?? T;
-    return S < T ? ddimTimePairs(T, S).map(([t]) => t) : Array.from({ length: T }, (_, i) => T - 1 - i);
-  };
   const seq = m.timestep_sequence;
-  const fits = seq ? st.priorVariants.filter((v) => JSON.stringify(visits(v.prior)) === JSON.stringify(seq)) : st.priorVariants;
+  const fits = seq ? st.priorVariants.filter((v) => JSON.stringify(defaultSequence(v)) === JSON.stringify(seq)) : st.priorVariants;
   if (!fits.length) throw new Error(`${rel}: no prior config samples the timesteps [${seq!.join(', ')}]`);
   if (!seq && fits.length > 1) throw new Error(`${rel}: no prior timestep_sequence in the manifest to tell the prior configs apart`);
   if (typeof m.ddim_eta === 'number' && m.ddim_eta !== 1) throw new Error(`${rel}: prior recorded with ddim_eta ${m.ddim_eta}; DiffusionPrior.sample uses upstream's fixed 1.0`);
   const v = fits[0];
-  const key = JSON.stringify(v.net);
-  let net = st.priorNets.get(key);
-  if (!net) {
-    net = await DiffusionPriorNetwork.fromSafetensors(st.ctx.rt, st.ctx.fx.path(PRIOR_WEIGHTS), v.net);
-    st.priorNets.set(key, net);
-  }
+  const net = await netFor(st.ctx, st.priorNets, v);
   return new DiffusionPrior({ net, config: v.prior, clip: st.adapter, warn: () => undefined });
 }
 
 /** The decoder config a run used, from its per-unet entries (steps, learned variance, sizes), T and schedules. */
 async function decoderFor(st: State, rel: string, m: DecoderMeta): Promise<{ dec: Decoder; config: DecoderConfig }> {
-  if (!st.decoderConfigs.length) {
-    for (const c of configRels(st, /^decoder\/config[^/]*\.json$/)) st.decoderConfigs.push({ rel: c, config: parseDecoderConfig(await st.ctx.fx.json(c), c) });
-    if (!st.decoderConfigs.length) throw new Error('no decoder/config*.json in the manifest');
-  }
-  const fit = st.decoderConfigs.find(({ config: c }) => {
-    if (m.timesteps !== undefined && c.timesteps !== m.timesteps) return false;
-    if (m.schedules && JSON.stringify(m.schedules) !== JSON.stringify(c.betaSchedules)) return false;
-    if (m.per_unet) {
-      if (m.per_unet.length !== c.unets.length) return false;
-      for (const [i, u] of m.per_unet.entries()) {
-        if (u.sample_timesteps !== undefined && (u.sample_timesteps ?? null) !== c.sampleTimesteps[i]) return false;
-        if (u.learned_variance !== undefined && u.learned_variance !== c.learnedVariance[i]) return false;
-        if (u.shape && u.shape[u.shape.length - 1] !== c.imageSizes[i]) return false;
-      }
-    }
-    return true;
-  });
-  if (!fit) throw new Error(`${rel}: no decoder config in the fixture set matches its manifest entry`);
-  let dec = st.decoders.get(fit.rel);
-  if (!dec) {
-    dec = Decoder.fromSafetensors(st.ctx.rt, st.ctx.fx.path(DECODER_WEIGHTS), fit.config);
-    st.decoders.set(fit.rel, dec);
-  }
-  return { dec: await dec, config: fit.config };
+  if (!st.decoders.configs.length) await st.decoders.init();
+  const fit = st.decoders.pick(rel, m);
+  return { dec: await st.decoders.get(fit.rel), config: fit.config };
 }
 
 // ------------------------------------------------------------------ helpers
@@ -415,7 +382,7 @@ async function variation(rec: Recording): Promise<CheckResult[]> {
 
 export const pipelineSuite: Suite = async (ctx) => {
   const results: CheckResult[] = [];
-  const st: State = { ctx, priorVariants: [], priorNets: new Map(), decoderConfigs: [], decoders: new Map() };
+  const st: State = { ctx, priorVariants: [], priorNets: new Map(), decoders: new Decoders(ctx) };
   const runs = Object.keys(ctx.fx.manifest.files).filter((k) => k.startsWith(DIR) && k.endsWith('.safetensors')).sort();
   try {
     if (!runs.length) throw new Error(`no ${DIR}*.safetensors in the manifest`);
@@ -443,7 +410,7 @@ export const pipelineSuite: Suite = async (ctx) => {
     results.push({ name: 'pipeline load', maxAbsErr: NaN, tol: TOL, pass: false, detail: e instanceof Error ? e.message : String(e) });
   } finally {
     for (const net of st.priorNets.values()) net.dispose();
-    for (const d of st.decoders.values()) (await d.catch(() => undefined))?.dispose();
+    await st.decoders.dispose();
     st.clipWeights?.dispose();
   }
   return results;

@@ -37,7 +37,7 @@ interface FileMeta {
 }
 
 /** A prior config file, parsed both ways. */
-interface PriorVariant {
+export interface PriorVariant {
   rel: string;
   net: PriorNetConfig;
   prior: DiffusionPriorConfig;
@@ -61,23 +61,26 @@ function priorFiles(ctx: SuiteContext, re: RegExp): string[] {
 
 const stem = (rel: string) => rel.slice(DIR.length).replace(/\.[^.]+$/, '');
 
-/** The net for a variant (variants with an identical net section share one; weights are the same file). */
-async function netFor(st: State, v: PriorVariant): Promise<DiffusionPriorNetwork> {
+/**
+ * The net for a variant, over prior/weights.safetensors (variants with an identical net section share
+ * one in `nets`, which the caller disposes).
+ */
+export async function netFor(ctx: SuiteContext, nets: Map<string, DiffusionPriorNetwork>, v: PriorVariant): Promise<DiffusionPriorNetwork> {
   const key = JSON.stringify(v.net);
-  let net = st.nets.get(key);
+  let net = nets.get(key);
   if (!net) {
-    net = await DiffusionPriorNetwork.fromSafetensors(st.ctx.rt, st.ctx.fx.path(WEIGHTS), v.net);
-    st.nets.set(key, net);
+    net = await DiffusionPriorNetwork.fromSafetensors(ctx.rt, ctx.fx.path(WEIGHTS), v.net);
+    nets.set(key, net);
   }
   return net;
 }
 
 async function priorFor(st: State, v: PriorVariant, warn?: (m: string) => void): Promise<DiffusionPrior> {
-  return new DiffusionPrior({ net: await netFor(st, v), config: v.prior, clip: st.adapter, warn });
+  return new DiffusionPrior({ net: await netFor(st.ctx, st.nets, v), config: v.prior, clip: st.adapter, warn });
 }
 
 /** The timesteps a variant's default sampling visits (DDIM: the pairs' first times; DDPM: T-1 .. 0). */
-function defaultSequence(v: PriorVariant): number[] {
+export function defaultSequence(v: PriorVariant): number[] {
   const T = v.prior.timesteps;
   const S = v.prior.sampleTimesteps ?? T;
   return S < T ? ddimTimePairs(T, S).map(([t]) => t) : Array.from({ length: T }, (_, i) => T - 1 - i);
@@ -127,7 +130,7 @@ async function forwardChecks(st: State, rel: string): Promise<CheckResult[]> {
   const { fx } = st.ctx;
   const m = meta(st.ctx, rel);
   const v = st.variants.find((c) => c.rel === MAIN_CONFIG) ?? st.variants[0];
-  const net = await netFor(st, v);
+  const net = await netFor(st.ctx, st.nets, v);
   const timesteps = Array.from(await fx.i32(rel, 'timesteps'));
   const imageEmbed = await upload(st, rel, 'image_embed');
   const textEmbed = await upload(st, rel, 'text_embed');
