@@ -92,7 +92,7 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
   if (!('unets' in dec) && !('unet' in dec)) f.fail('unets', 'expected a non-empty list of unet configs, got nothing');
 
   for (const key of Object.keys(dec)) {
-    if (key in UNSUPPORTED) {
+    if (Object.hasOwn(UNSUPPORTED, key)) {
       if (unsupportedValue(key, dec[key])) f.fail(key, `unsupported value ${f.describe(dec[key])} (only ${JSON.stringify(UNSUPPORTED[key])} is implemented)`);
       continue;
     }
