@@ -1,6 +1,9 @@
 // Benchmark entry: `pnpm bench <suite> [--quick] [--filter <substr>]` (tsx, source conditions).
 // Suites register below; each prints its table and writes bench/results/<suite>-<date>.json.
 import { runKernelsSuite } from './kernels.js';
+import { runClipSuite } from './clip.js';
+import { runPriorSuite } from './prior.js';
+import { runDecoderSuite } from './decoder.js';
 import { parseBenchArgs, type BenchOptions } from './harness.js';
 
 interface Suite {
@@ -10,6 +13,9 @@ interface Suite {
 
 const SUITES: Record<string, Suite> = {
   kernels: { about: 'per-kernel ms, GFLOP/s, GB/s, peak memory (matmul, elementwise, reductions)', run: runKernelsSuite },
+  clip: { about: 'CLIP text/image encode ms, peak memory (fixture CLIP, random ViT-L/14)', run: runClipSuite },
+  prior: { about: 'prior ms per network step and per 64-step DDIM sample, batch 1/8 (fixture, random LAION-sized)', run: runPriorSuite },
+  decoder: { about: 'decoder unet ms per forward and per DDIM step, f32/f16 (fixture, random LAION v1.0.2-shaped)', run: runDecoderSuite },
 };
 
 function usage(): string {
