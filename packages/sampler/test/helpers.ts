@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
 import { Runtime, SafetensorsFile, Tensor } from '@dalle2/tensor';
 
-/** shared/fixtures, found relative to this file (packages/sampler/test -> /work/shared/fixtures). */
+/** shared/fixtures, found relative to this file (packages/sampler/test -> ../shared/fixtures next to the repository). */
 export const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 
 export function fixturePath(rel: string): string {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SafetensorsDType, SafetensorsTypedArray } from '../../src/safetensors/index.js';
 
-/** `shared/` next to the repo (/work/shared) or inside it, whichever exists. */
+/** `shared/` next to the repository (../shared) or inside it, whichever exists. */
 export function findShared(): string {
   const candidates = ['../../../../shared', '../../../../../shared'].map((rel) =>
     fileURLToPath(new URL(rel, import.meta.url)),
