@@ -2,7 +2,7 @@
 // file, tolerance and ulp checks that report the first mismatches.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { afterAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import { Runtime, SafetensorsFile, Tensor } from '@dalle2/tensor';
 
 /** shared/fixtures, found relative to this file (packages/sampler/test -> ../shared/fixtures next to the repository). */
@@ -82,41 +82,8 @@ export async function readInts(file: SafetensorsFile, name: string): Promise<num
   return Array.from(a as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
-let shared: Promise<Runtime> | undefined;
-
-/** Runtime for this test file, destroyed after its tests (validation on unless DALLE2_VALIDATE=0). */
-export function testRuntime(): Promise<Runtime> {
-  if (!shared) {
-    shared = Runtime.create({ validate: process.env.DALLE2_VALIDATE !== '0' });
-    afterAll(async () => {
-      await (await shared!).destroy();
-      shared = undefined;
-    });
-  }
-  return shared;
-}
-
-export interface Tol {
-  atol: number;
-  rtol: number;
-}
-
-/** |a - b| <= atol + rtol * |b| elementwise (NaN only matches NaN, inf only itself). */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, what = ''): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  const bad: string[] = [];
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i];
-    const b = expected[i];
-    const ok = Number.isNaN(b) ? Number.isNaN(a) : a === b || Math.abs(a - b) <= tol.atol + tol.rtol * Math.abs(b);
-    if (!ok) {
-      worst = Math.max(worst, Math.abs(a - b));
-      if (bad.length < 8) bad.push(`[${i}] got ${a} want ${b}`);
-    }
-  }
-  if (bad.length) expect.fail(`${what}: mismatches (atol ${tol.atol}, rtol ${tol.rtol}, worst abs err ${worst}): ${bad.join('; ')}`);
-}
+// One runtime per test file and the tolerance check are the tensor package's.
+export { testRuntime, expectClose, type Tol } from '../../tensor/test/helpers.js';
 
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
