@@ -1,3 +1,4 @@
+import { DTYPE_SIZES, type SafetensorsDType } from '@dalle2/tensor';
 import type { PthTensor } from './tensor.js';
 
 /**
@@ -20,21 +21,9 @@ export type PthValue =
   | PthVersion
   | PthTorchDType;
 
-/** Element types of tensors (safetensors names). */
-export type PthDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
-
-export const PTH_DTYPE_SIZES: Readonly<Record<PthDType, number>> = {
-  F64: 8,
-  I64: 8,
-  F32: 4,
-  I32: 4,
-  F16: 2,
-  BF16: 2,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-};
+/** Element types of tensors: the safetensors names and sizes, shared with our safetensors reader. */
+export type PthDType = SafetensorsDType;
+export const PTH_DTYPE_SIZES: Readonly<Record<PthDType, number>> = DTYPE_SIZES;
 
 /**
  * A `packaging.version.Version` / `distutils.version.LooseVersion` object, reduced to its
