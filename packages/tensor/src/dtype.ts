@@ -7,15 +7,6 @@ export function bytesPerElement(dtype: DType): number {
   return dtype === 'f16' ? 2 : 4;
 }
 
-/** WGSL scalar type used for storage of this dtype. */
-export function wgslType(dtype: DType): string {
-  return dtype;
-}
-
-export function isFloat(dtype: DType): boolean {
-  return dtype !== 'i32';
-}
-
 /** Host-side array for a dtype: f16 travels as raw IEEE half bits. */
 export type HostArray<D extends DType = DType> = D extends 'f32'
   ? Float32Array

@@ -19,7 +19,9 @@ function mlp(w: WeightScope, x: Tensor, width: number): Tensor {
   return linear(quickGelu(h), w.get('c_proj.weight', [width, 4 * width]), w.get('c_proj.bias', [width]));
 }
 
-function ln(w: WeightScope, x: Tensor, width: number): Tensor {
+/** nn.LayerNorm over the last dim with the scope's `weight`/`bias` (eps 1e-5, as CLIP). */
+export function layerNormScope(w: WeightScope, x: Tensor): Tensor {
+  const width = x.shape[x.rank - 1];
   return layerNorm(x, w.get('weight', [width]), w.get('bias', [width]), { eps: 1e-5 });
 }
 
@@ -27,8 +29,8 @@ function ln(w: WeightScope, x: Tensor, width: number): Tensor {
 export function residualAttentionBlock(w: WeightScope, x: Tensor, heads: number, causal: boolean): Tensor {
   const width = x.shape[2];
   return tidy(x.rt, () => {
-    const h = add(x, multiHeadAttention(w.scope('attn'), ln(w.scope('ln_1'), x, width), heads, causal));
-    return add(h, mlp(w.scope('mlp'), ln(w.scope('ln_2'), h, width), width));
+    const h = add(x, multiHeadAttention(w.scope('attn'), layerNormScope(w.scope('ln_1'), x), heads, causal));
+    return add(h, mlp(w.scope('mlp'), layerNormScope(w.scope('ln_2'), h), width));
   });
 }
 
@@ -41,8 +43,4 @@ export function transformer(w: WeightScope, x: Tensor, layers: number, heads: nu
     h = next;
   }
   return h;
-}
-
-export function layerNormScope(w: WeightScope, x: Tensor): Tensor {
-  return ln(w, x, x.shape[x.rank - 1]);
 }
