@@ -41,7 +41,7 @@ const LAION_DECODER = {
 };
 
 /** One unet of a decoder, ready to bench. */
-interface UnetModel {
+export interface UnetModel {
   name: string;
   config: UnetConfig;
   imageSize: number;
@@ -55,7 +55,7 @@ interface UnetModel {
 }
 
 /** Forward inputs for `batch` rows at the unet's size (conditioning only where the unet takes it). */
-function inputs(rt: Runtime, m: UnetModel, batch: number, time: number): UnetForwardArgs {
+export function inputs(rt: Runtime, m: UnetModel, batch: number, time: number): UnetForwardArgs {
   const c = m.config;
   const S = m.imageSize;
   const image = (seed: number) => Tensor.from(rt, randomData(batch * c.channels * S * S, seed), [batch, c.channels, S, S]);
@@ -68,7 +68,7 @@ function inputs(rt: Runtime, m: UnetModel, batch: number, time: number): UnetFor
   };
 }
 
-function disposeInputs(a: UnetForwardArgs): void {
+export function disposeInputs(a: UnetForwardArgs): void {
   for (const t of [a.x, a.imageEmbed, a.textEncodings, a.lowresCondImg]) t?.dispose();
 }
 
@@ -179,7 +179,7 @@ function scheduleKind(v: unknown, index: number): BetaScheduleKind {
 }
 
 /** The fixture decoder's unets, loaded from its safetensors (absent fixture: none). */
-function fixtureModels(bench: ModelBench): UnetModel[] {
+export function fixtureModels(bench: ModelBench): UnetModel[] {
   const weightsPath = fileURLToPath(new URL('weights.safetensors', FIXTURE_DIR));
   const configPath = fileURLToPath(new URL('config.json', FIXTURE_DIR));
   if (!existsSync(weightsPath) || !existsSync(configPath)) {
@@ -203,7 +203,7 @@ function fixtureModels(bench: ModelBench): UnetModel[] {
 }
 
 /** The LAION v1.0.2-shaped unet on random weights. */
-function laionModel(bench: ModelBench): UnetModel {
+export function laionModel(bench: ModelBench): UnetModel {
   const raw = parseUnetConfig(LAION_DECODER.unets[0], 'decoder.unets[0]', 'LAION decoder v1.0.2');
   const config = castUnetConfig(raw, decoderUnetCast(LAION_DECODER, 0, raw));
   const spec = unetSpec(bench.rt, config);

@@ -12,7 +12,7 @@ import { softmax } from '../packages/tensor/src/ops/softmax.js';
 import { nnCases } from './nnKernels.js';
 import { formatTable, median, repPolicy, sample, writeResults, type BenchOptions, type BenchRow } from './harness.js';
 
-type Inputs = Record<string, Tensor>;
+export type Inputs = Record<string, Tensor>;
 
 export interface KernelCase {
   /** Kernel (and variant) name, e.g. `matmul[tiled]`. */
@@ -32,7 +32,7 @@ export interface KernelCase {
 const bpe = (d: DType) => (d === 'f16' ? 2 : 4);
 
 /** Uniform [-1, 1) data from a fast LCG: large inputs upload quickly and reproducibly. */
-function rand(rt: Runtime, shape: number[], dtype: DType, seed = 1): Tensor {
+export function rand(rt: Runtime, shape: number[], dtype: DType, seed = 1): Tensor {
   const n = shape.reduce((x, y) => x * y, 1);
   const data = new Float32Array(n);
   let s = seed >>> 0;
@@ -44,7 +44,7 @@ function rand(rt: Runtime, shape: number[], dtype: DType, seed = 1): Tensor {
 }
 
 /** a [M, K] x b ([K, N], or [N, K] with transB) through `matmul` with the given options. */
-function matmulCase(M: number, K: number, N: number, dtype: DType, o: MatmulOptions & { quick?: boolean } = {}): KernelCase {
+export function matmulCase(M: number, K: number, N: number, dtype: DType, o: MatmulOptions & { quick?: boolean } = {}): KernelCase {
   const bShape = o.transB ? [N, K] : [K, N];
   const label = o.variant ? `matmul[${o.variant}]` : o.transB ? 'linear' : 'matmul';
   return {
@@ -111,7 +111,7 @@ export async function kernelCases(rt: Runtime): Promise<KernelCase[]> {
   return [...matmulCases(matmulVariants(rt)), ...elementwiseCases(), ...nnCases(rand)];
 }
 
-async function runCase(rt: Runtime, c: KernelCase, opts: BenchOptions): Promise<BenchRow> {
+export async function runCase(rt: Runtime, c: KernelCase, opts: BenchOptions): Promise<BenchRow> {
   const row: BenchRow = { kernel: c.name, shape: c.shape, dtype: c.dtype, ms: NaN, gflops: NaN, gbps: NaN, peakBytes: 0, reps: 0 };
   if (c.dtype === 'f16' && !rt.hasF16) return { ...row, error: 'no shader-f16' };
   let inputs: Inputs = {};

@@ -8,12 +8,12 @@ import { groupNorm, layerNorm } from '../packages/tensor/src/ops/norm.js';
 import { attention } from '../packages/tensor/src/ops/attention.js';
 import type { KernelCase } from './kernels.js';
 
-type Rand = (rt: Runtime, shape: number[], dtype: DType, seed?: number) => Tensor;
+export type Rand = (rt: Runtime, shape: number[], dtype: DType, seed?: number) => Tensor;
 
 const bpe = (d: DType) => (d === 'f16' ? 2 : 4);
 const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-function convCase(rand: Rand, b: number, c: number, hw: number, k: number, dtype: DType, quick = false): KernelCase {
+export function convCase(rand: Rand, b: number, c: number, hw: number, k: number, dtype: DType, quick = false): KernelCase {
   const x = [b, c, hw, hw];
   const w = [c, c, k, k];
   return {
@@ -25,7 +25,7 @@ function convCase(rand: Rand, b: number, c: number, hw: number, k: number, dtype
   };
 }
 
-function groupNormCase(rand: Rand, shape: number[], dtype: DType): KernelCase {
+export function groupNormCase(rand: Rand, shape: number[], dtype: DType): KernelCase {
   return {
     name: 'groupNorm+silu', shape: `[${shape}] g32`, dtype, flops: 10 * count(shape), bytes: 3 * bpe(dtype) * count(shape),
     setup: (rt) => ({ x: rand(rt, shape, dtype, 1), w: rand(rt, [shape[1]], dtype, 2), b: rand(rt, [shape[1]], dtype, 3) }),
@@ -33,7 +33,7 @@ function groupNormCase(rand: Rand, shape: number[], dtype: DType): KernelCase {
   };
 }
 
-function layerNormCase(rand: Rand, rows: number, d: number, dtype: DType): KernelCase {
+export function layerNormCase(rand: Rand, rows: number, d: number, dtype: DType): KernelCase {
   return {
     name: 'layerNorm', shape: `[${rows},${d}]`, dtype, flops: 8 * rows * d, bytes: 3 * bpe(dtype) * rows * d,
     setup: (rt) => ({ x: rand(rt, [rows, d], dtype, 1), w: rand(rt, [d], dtype, 2), b: rand(rt, [d], dtype, 3) }),
@@ -41,7 +41,7 @@ function layerNormCase(rand: Rand, rows: number, d: number, dtype: DType): Kerne
   };
 }
 
-function attentionCase(rand: Rand, L: number, dtype: DType, quick = false): KernelCase {
+export function attentionCase(rand: Rand, L: number, dtype: DType, quick = false): KernelCase {
   const q = [1, 8, L, 64];
   return {
     name: 'attention', shape: `[${q}] self`, dtype, quick,

@@ -15,14 +15,15 @@ import {
   type CaseId, type ModelRow,
 } from './randomWeights.js';
 
-const FIXTURE_DIR = new URL('../../shared/fixtures/prior/', import.meta.url);
+export const PRIOR_FIXTURE_DIR = new URL('../../shared/fixtures/prior/', import.meta.url);
+const FIXTURE_DIR = PRIOR_FIXTURE_DIR;
 const SAMPLE_STEPS = 64;
 const BATCHES = [1, 8];
 /** Real (non-padding) tokens per row of the synthetic text encodings. */
 const TEXT_TOKENS = 12;
 
 /** A random-initialised prior: the `prior` section of a TrainDiffusionPriorConfig, parsed like a released one. */
-interface RandomPrior {
+export interface RandomPrior {
   name: string;
   /** Part of --quick runs (shortened to one step). */
   quick: boolean;
@@ -38,7 +39,7 @@ const laionSized = (net: Record<string, unknown>) => ({
   },
 });
 
-const RANDOM_PRIORS: RandomPrior[] = [
+export const RANDOM_PRIORS: RandomPrior[] = [
   // The size the benchmark issues ask for.
   { name: 'prior-768 d12 h12 (random)', quick: true, prior: laionSized({ depth: 12, heads: 12 }) },
   // LAION's released prior (laion/DALLE2-PyTorch; depth 24, heads 32 as ported in Oneflow libai's

@@ -4,6 +4,8 @@ import { runKernelsSuite } from './kernels.js';
 import { runClipSuite } from './clip.js';
 import { runPriorSuite } from './prior.js';
 import { runDecoderSuite } from './decoder.js';
+import { runCompareSuite } from './compare.js';
+import { runTuneSuite } from './tune.js';
 import { parseBenchArgs, type BenchOptions } from './harness.js';
 
 interface Suite {
@@ -15,7 +17,9 @@ const SUITES: Record<string, Suite> = {
   kernels: { about: 'per-kernel ms, GFLOP/s, GB/s, peak memory (matmul, elementwise, reductions)', run: runKernelsSuite },
   clip: { about: 'CLIP text/image encode ms, peak memory (fixture CLIP, random ViT-L/14)', run: runClipSuite },
   prior: { about: 'prior ms per network step and per 64-step DDIM sample, batch 1/8 (fixture, random LAION-sized)', run: runPriorSuite },
+  compare: { about: 'our kernels vs plain PyTorch ops (bench/torch_ops.py) on the same shapes: ms each, ours/torch', run: runCompareSuite },
   decoder: { about: 'decoder unet ms per forward and per DDIM step, f32/f16 (fixture, random LAION v1.0.2-shaped)', run: runDecoderSuite },
+  tune: { about: "fill this adapter's tuning cache: kernel choices measured on the models' shapes (--quick: fixture models only)", run: runTuneSuite },
 };
 
 function usage(): string {

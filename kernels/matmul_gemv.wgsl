@@ -18,33 +18,7 @@ const H = WG / Q;
 var<workgroup> red: array<vec4<f32>, WG * NC>;
 var<workgroup> red2: array<f32, WG>;
 
-// Loaders take base offsets: off + row * (K, or 1 when A is transposed) and off + col * (1, or K when B
-// is transposed).
-// A[row, k0 .. k0+KS-1] in the first KS components (zeros after).
-fn load_a_k4(base: u32, k0: u32) -> vec4<f32> { return a_vec((base + k0) / 4u); }
-fn load_a_rm(base: u32, k0: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(base + k0 + kk); }
-  return v;
-}
-fn load_a_t(base: u32, k0: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(base + (k0 + kk) * p.M); }
-  return v;
-}
-
-// B[k0 .. k0+KS-1, col] in the first KS components (zeros after).
-fn load_bc_k4(base: u32, k0: u32) -> vec4<f32> { return b_vec((base + k0) / 4u); }
-fn load_bc_t(base: u32, k0: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var kk = 0u; kk < KS; kk++) { v[kk] = b_at(base + k0 + kk); }
-  return v;
-}
-fn load_bc_rm(base: u32, k0: u32) -> vec4<f32> {
-  var v = vec4<f32>(0.0);
-  for (var kk = 0u; kk < KS; kk++) { v[kk] = b_at(base + (k0 + kk) * p.N); }
-  return v;
-}
+//!include lib_gemv_loaders
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u,

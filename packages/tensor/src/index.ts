@@ -6,6 +6,7 @@ export * from './runtime.js';
 export * from './pool.js';
 export * from './tensor.js';
 export * from './kernelSource.js';
+export * from './tuning.js';
 export type { KernelTiming } from './profiler.js';
 export * from './ops/index.js';
 export * as cpu from './cpu/index.js';

@@ -7,6 +7,7 @@ import { specialise, pipelineKey, type Defines } from './kernelSource.js';
 import { Profiler, type KernelTiming } from './profiler.js';
 import { ScopeStack } from './scope.js';
 import type { Tensor } from './tensor.js';
+import { TuningTable, defaultTuningDir } from './tuning.js';
 
 export interface RuntimeOptions extends DeviceOptions {
   /** Validate each dispatch in its own error scope so failures name the kernel (slow; env DALLE2_VALIDATE=1). */
@@ -15,6 +16,11 @@ export interface RuntimeOptions extends DeviceOptions {
   profile?: boolean;
   /** Submit automatically after this many dispatches (keeps drivers responsive, lets buffers recycle). */
   maxDispatchesPerSubmit?: number;
+  /**
+   * Folder of per-adapter tuning files (see tuning.ts); false keeps choices in memory only. Default
+   * `DALLE2_TUNING_DIR`, else ~/.cache/dalle2-ts/tuning; `DALLE2_TUNING=0` turns the file off.
+   */
+  tuningDir?: string | false;
 }
 
 /** Something a kernel can bind as a storage buffer. */
@@ -53,6 +59,8 @@ export class Runtime {
   readonly pool: BufferPool;
   readonly scopes = new ScopeStack();
   readonly profiler: Profiler | undefined;
+  /** Tuned kernel choices for this adapter (read at creation; `tune()` fills and saves it). */
+  readonly tuning: TuningTable;
   private readonly validate: boolean;
   private readonly maxDispatches: number;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
@@ -79,6 +87,8 @@ export class Runtime {
     this.pool = new BufferPool(this.device, () => this.completed, (bytes, err) => {
       throw new GpuError(`out of GPU memory allocating ${bytes} bytes (${this.memoryLine()}): ${String(err)}`);
     });
+    const dir = opts.tuningDir ?? (process.env.DALLE2_TUNING === '0' ? false : defaultTuningDir());
+    this.tuning = new TuningTable(gpu.info, dir === false ? undefined : dir);
     const profile = opts.profile ?? process.env.DALLE2_PROFILE === '1';
     this.profiler = profile && gpu.hasTimestamps ? new Profiler(this.device) : undefined;
     this.device.onuncapturederror = (ev) => {

@@ -1,6 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { Tensor } from '../src/tensor.js';
-import { conv2d, conv2dGeometry, conv2dSetTile, type Conv2dOptions, type Conv2dTile } from '../src/ops/conv2d.js';
+import { conv2d, conv2dGeometry, conv2dSetSgTile, conv2dSetTile, conv2dVariants, type Conv2dOptions, type Conv2dTile, type Conv2dVariant } from '../src/ops/conv2d.js';
 import { conv2dRef } from '../src/cpu/conv2d.js';
 import { UNARY_REF } from '../src/cpu/unary.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/safetensors/halfFloat.js';
@@ -23,7 +23,7 @@ interface Case {
 const rt = await testRuntime();
 let seed = 1;
 
-async function check(c: Case, dtype: 'f32' | 'f16' = 'f32', label = ''): Promise<void> {
+async function check(c: Case, dtype: 'f32' | 'f16' = 'f32', label = '', variant?: Conv2dVariant): Promise<void> {
   const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
   let xd = randn(n(c.x), seed++);
   let wd = randn(n(c.w), seed++, 0.5);
@@ -37,7 +37,7 @@ async function check(c: Case, dtype: 'f32' | 'f16' = 'f32', label = ''): Promise
   const x = Tensor.from(rt, xd, c.x, dtype);
   const w = Tensor.from(rt, wd, c.w, dtype);
   const b = bd && Tensor.from(rt, bd, [c.w[0]], dtype);
-  const y = conv2d(x, w, b, c.opts);
+  const y = conv2d(x, w, b, { ...c.opts, variant });
   const g = conv2dGeometry(c.x, c.w, bd && [c.w[0]], c.opts);
   expect(y.shape).toEqual([g.n, g.cout, g.ho, g.wo]);
   let want = conv2dRef(xd, c.x, wd, c.w, bd, c.opts);
@@ -45,7 +45,7 @@ async function check(c: Case, dtype: 'f32' | 'f16' = 'f32', label = ''): Promise
   if (act && act !== 'none') want = want.map((v) => UNARY_REF[act](v, 0, 0));
   const k = g.cg * g.kh * g.kw;
   const tol = dtype === 'f32' ? tolF32(k) : tolF16(k);
-  expectClose(await y.toFloat32(), want, tol, `${label} ${dtype} ${JSON.stringify(c)}`);
+  expectClose(await y.toFloat32(), want, tol, `${label} ${dtype} ${variant ?? 'default'} ${JSON.stringify(c)}`);
   for (const t of [x, w, b, y]) t?.dispose();
 }
 
@@ -75,8 +75,10 @@ const NAMED: Record<string, Case> = {
   'fused gelu, no bias': { x: [1, 5, 9, 9], w: [8, 5, 1, 1], bias: false, opts: { activation: 'gelu' } },
 };
 
-describe('conv2d vs CPU reference (f32)', () => {
-  for (const [name, c] of Object.entries(NAMED)) it(name, () => check(c));
+const variants = conv2dVariants(rt);
+
+describe.each(variants)('conv2d[%s] vs CPU reference (f32)', (variant) => {
+  for (const [name, c] of Object.entries(NAMED)) it(name, () => check(c, 'f32', '', variant));
 
   it('random odd shapes', async () => {
     const r = rng(1234);
@@ -100,7 +102,7 @@ describe('conv2d vs CPU reference (f32)', () => {
       } catch {
         continue; // output size <= 0 for this draw
       }
-      await check(c, 'f32', `random #${done}`);
+      await check(c, 'f32', `random #${done}`, variant);
       done++;
     }
   });
@@ -135,9 +137,26 @@ describe('conv2d tile configurations', () => {
   });
 });
 
-describe.runIf(rt.hasF16)('conv2d f16 (f16 storage, f32 accumulation)', () => {
+describe.runIf(variants.includes('subgroup'))('conv2d[subgroup] register blockings', () => {
+  afterEach(() => conv2dSetSgTile(undefined));
+  for (const t of [{ ra: 1, g: 1 }, { ra: 3, g: 1 }, { ra: 2, g: 2 }]) {
+    it(JSON.stringify(t), async () => {
+      conv2dSetSgTile(t);
+      for (const name of ['several tiles + tails', '15x15 pad 7 (cross-embed)', '4x4 stride 2 pad 1 (downsample)', '1x1 (pointwise GEMM path)', 'groups 2', 'batch 3']) {
+        await check(NAMED[name], 'f32', 'sg tile', 'subgroup');
+      }
+    });
+  }
+  it('rejects a malformed blocking', () => {
+    conv2dSetSgTile({ ra: 0, g: 1 });
+    const x = Tensor.from(rt, new Float32Array(9), [1, 1, 3, 3]);
+    expect(() => conv2d(x, x, undefined, { variant: 'subgroup' })).toThrow(/conv2d: unusable subgroup tile/);
+  });
+});
+
+describe.runIf(rt.hasF16).each(variants)('conv2d[%s] f16 (f16 storage, f32 accumulation)', (variant) => {
   const f16Cases = ['1x1 (pointwise GEMM path)', '3x3 pad 1', '4x4 stride 2 pad 1 (downsample)', 'depthwise (groups = Cin)', 'no bias', 'batch 3', 'several tiles + tails'];
-  for (const name of f16Cases) it(name, () => check(NAMED[name], 'f16'));
+  for (const name of f16Cases) it(name, () => check(NAMED[name], 'f16', '', variant));
 });
 
 describe('conv2d errors', () => {

@@ -1,14 +1,19 @@
-// conv2d (NCHW, PyTorch semantics) as a tiled implicit GEMM: kernels/conv2d.wgsl. One pipeline per
-// dtype and tile config; shapes, conv parameters, the bias / pointwise flags and the activation are uniforms.
+// conv2d (NCHW, PyTorch semantics) as an implicit GEMM, two kernels: 'tiled' (kernels/conv2d.wgsl,
+// workgroup-memory tiles: the GPU default) and 'subgroup' (kernels/conv2d_sg.wgsl, register tiles fed by
+// subgroup shuffles, no workgroup memory: the default on CPU drivers such as lavapipe). One pipeline per
+// dtype and tile config; shapes, conv parameters, the bias flag and the activation are uniforms.
 import { Tensor } from '../tensor.js';
 import type { Runtime } from '../runtime.js';
 import { shapeStr, type Shape } from '../shape.js';
-import { Uniforms, expectDtype, expectRank, expectSameDtype, sameRuntime } from './util.js';
+import { Uniforms, expectDtype, expectRank, expectSameDtype, fixedSubgroupSize, sameRuntime } from './util.js';
+import { registerTunable } from '../tuning.js';
+import { fill } from './fill.js';
+import type { DType } from '../dtype.js';
 
 /** Activations the conv kernel can apply after the bias (lib_activations names). */
 export type Conv2dActivation = 'none' | 'relu' | 'silu' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'sigmoid' | 'tanh';
 
-/** Activation codes of `activate()` in kernels/conv2d.wgsl. */
+/** Activation codes of `activate()` in kernels/conv2d.wgsl and conv2d_sg.wgsl. */
 const ACT_CODES: Record<Conv2dActivation, number> = {
   none: 0, relu: 1, silu: 2, gelu: 3, gelu_tanh: 4, quick_gelu: 5, sigmoid: 6, tanh: 7,
 };
@@ -24,7 +29,11 @@ export interface Conv2dOptions {
   groups?: number;
   /** Activation fused after the bias (default 'none'). */
   activation?: Conv2dActivation;
+  /** Force a kernel (tests, benchmarks); default picks by device. */
+  variant?: Conv2dVariant;
 }
+
+export type Conv2dVariant = 'tiled' | 'subgroup';
 
 /** Resolved conv geometry: sizes, per-axis parameters and output extent. */
 export interface Conv2dGeometry {
@@ -130,21 +139,72 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
   expectSameDtype(op, x, weight);
   if (bias) expectSameDtype(op, x, bias);
   const g = conv2dGeometry(x.shape, weight.shape, bias?.shape, opts);
+  const act = ACT_CODES[opts.activation ?? 'none'];
+  if (act === undefined) throw new Error(`${op}: unknown activation ${String(opts.activation)}`);
+  if (opts.variant !== undefined && opts.variant !== 'tiled' && opts.variant !== 'subgroup') {
+    throw new Error(`${op}: unknown variant '${String(opts.variant)}' (expected tiled | subgroup)`);
+  }
   const y = Tensor.empty(rt, [g.n, g.cout, g.ho, g.wo], x.dtype);
   if (y.size === 0) return y;
+  const choice = chooseKernel(rt, g, opts, () => ({ dtype: x.dtype, x: x.shape, w: weight.shape, bias: bias !== undefined, opts: geometryOpts(g) }));
+  dispatch({ rt, x, weight, bias, y, g, act }, choice);
+  return y;
+}
+
+/** A kernel and its tiling: what tuning measures and stores per shape. */
+export type Conv2dChoice = { variant: 'tiled'; tile: Conv2dTile } | { variant: 'subgroup'; tile: Conv2dSgTile };
+
+function dispatch(args: ConvDispatch, c: Conv2dChoice): void {
+  if (c.variant === 'subgroup') runSubgroup(args, c.tile);
+  else runTiled(args, fitTile(args.rt.limits, { ...c.tile }));
+}
+
+/** Forced variant or tile (tests, benchmarks), else the tuned choice for this shape, else the built-in one. */
+function chooseKernel(rt: Runtime, g: Conv2dGeometry, opts: Conv2dOptions, spec: () => TuneSpec): Conv2dChoice {
+  const variant = opts.variant ?? (forcedTile ? 'tiled' : forcedSgTile ? 'subgroup' : undefined);
+  if (variant === 'subgroup') return { variant, tile: forcedSgTile ?? defaultSgTile(rt, g) };
+  if (variant === 'tiled') return { variant, tile: forcedTile ?? defaultTile(rt, g) };
+  const s = spec();
+  return rt.tuning.lookup<Conv2dChoice>('conv2d', tuneKey(s), s) ?? defaultChoice(rt, g);
+}
+
+function defaultChoice(rt: Runtime, g: Conv2dGeometry): Conv2dChoice {
+  return rt.info.isSoftware && fixedSubgroupSize(rt) ? { variant: 'subgroup', tile: defaultSgTile(rt, g) } : { variant: 'tiled', tile: defaultTile(rt, g) };
+}
+
+/** Kernels usable on this runtime ('subgroup' needs a fixed subgroup size). */
+export function conv2dVariants(rt: Runtime): Conv2dVariant[] {
+  return fixedSubgroupSize(rt) ? ['tiled', 'subgroup'] : ['tiled'];
+}
+
+interface ConvDispatch {
+  rt: Runtime;
+  x: Tensor;
+  weight: Tensor;
+  bias: Tensor | undefined;
+  y: Tensor;
+  g: Conv2dGeometry;
+  act: number;
+}
+
+/** Folds a workgroup count over y and z when it exceeds the per-dimension limit. */
+function foldGrid(rt: Runtime, x: number, n: number, what: () => string): [number, number, number] {
+  const max = rt.limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.min(n, max);
+  const z = Math.ceil(n / y);
+  if (x > max || z > max) throw new Error(`conv2d: ${x} x ${n} workgroups exceed the dispatch limit (${what()})`);
+  return [x, y, z];
+}
+
+function runTiled({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2dTile): void {
   const npix = g.ho * g.wo;
-  const t = chooseTile(rt, g);
   const tilesP = Math.ceil(npix / (t.wgn * t.tn));
   const tilesM = Math.ceil(g.mg / (t.wgm * t.tm));
   const total = tilesP * tilesM * g.n * g.groups;
-  const maxX = rt.limits.maxComputeWorkgroupsPerDimension;
-  const gy = Math.ceil(total / maxX);
-  if (gy > maxX) throw new Error(`${op}: ${total} workgroups exceed the dispatch limit (x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)})`);
+  const [, gy, gz] = foldGrid(rt, 1, total, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
   // BK as mixed-radix digits of (ci, kh, kw), so the kernel can advance k by BK without dividing.
   const khw = g.kh * g.kw;
-  const pointwise = khw === 1 && g.sh === 1 && g.sw === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
-  const act = ACT_CODES[opts.activation ?? 'none'];
-  if (act === undefined) throw new Error(`${op}: unknown activation ${String(opts.activation)}`);
+  const pointwise = isPointwise(g);
   const stepCi = Math.floor(t.bk / khw);
   const uniforms = new Uniforms()
     .u32(g.cin, g.h, g.w, g.h * g.w)
@@ -161,17 +221,71 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor, opts: Conv2dOpt
     inputs: [x, weight, bias ?? weight], // without bias the weight is bound as a never-read placeholder
     outputs: [y],
     uniforms,
-    workgroups: [Math.ceil(total / gy), gy],
+    workgroups: [gy, gz],
   });
-  return y;
 }
 
-function chooseTile(rt: Runtime, g: Conv2dGeometry): Conv2dTile {
-  if (forcedTile) return fitTile(rt.limits, { ...forcedTile });
+/** 1x1, stride 1, unpadded: the im2col matrix is X itself. */
+function isPointwise(g: Conv2dGeometry): boolean {
+  return g.kh * g.kw === 1 && g.sh === 1 && g.sw === 1 && g.padTop + g.padBottom + g.padLeft + g.padRight === 0;
+}
+
+/** Register blocking of kernels/conv2d_sg.wgsl: pixel groups (ra) and channel groups (g) of SG per lane. */
+export interface Conv2dSgTile {
+  ra: number;
+  g: number;
+}
+let forcedSgTile: Conv2dSgTile | undefined;
+
+/** Forces the subgroup kernel's blocking (tests / tuning); undefined restores the automatic choice. */
+export function conv2dSetSgTile(tile: Conv2dSgTile | undefined): void {
+  forcedSgTile = tile && { ...tile };
+}
+
+function defaultSgTile(rt: Runtime, g: Conv2dGeometry): Conv2dSgTile {
+  // About 24-32 vec4 accumulators per lane; a second channel group only where there are channels for it.
+  // Lavapipe (SG 8, CPU time): 25-26 GFLOP/s with 2x2 groups at 32x32x320 and 8x8x1280, 24 with 3
+  // pixel groups x 1 channel group, 13-17 for bigger blocks (register spills), 12-20 for smaller.
+  const sg = fixedSubgroupSize(rt) ?? 8;
+  const gc = g.mg > 4 * sg ? 2 : 1;
+  return { ra: Math.max(1, Math.round(24 / (sg * gc))), g: gc };
+}
+
+function runSubgroup({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2dSgTile): void {
+  const sg = fixedSubgroupSize(rt);
+  if (!sg) throw new Error(`conv2d: variant 'subgroup' needs the subgroups feature with a fixed subgroup size (${rt.describe()})`);
+  if (!(Number.isInteger(t.ra) && Number.isInteger(t.g) && t.ra >= 1 && t.g >= 1)) throw new Error(`conv2d: unusable subgroup tile ${JSON.stringify(t)}`);
+  const npix = g.ho * g.wo;
+  const kdim = g.cg * g.kh * g.kw;
+  const ks = kdim % 4 === 0 ? 4 : 1;
+  const rows = g.n * npix;
+  const tilesM = Math.ceil(rows / (t.ra * sg));
+  const tilesN = Math.ceil(g.mg / (t.g * sg * 4));
+  const workgroups = foldGrid(rt, tilesN, tilesM * g.groups, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
+  const uniforms = new Uniforms()
+    .u32(g.cin, g.h, g.w, g.h * g.w)
+    .u32(g.cout, g.wo, npix, kdim)
+    .u32(g.cg, g.mg, g.groups, g.kw)
+    .u32(g.sh, g.sw, g.padTop, g.padLeft)
+    .u32(g.dh, g.dw, g.kh, rows)
+    .u32(tilesM, bias ? 1 : 0, act, 0)
+    .build();
+  rt.run({
+    kernel: 'conv2d_sg',
+    defines: {
+      T: x.dtype, WT: ks === 4 ? `vec4<${x.dtype}>` : x.dtype, SG: sg, RA: t.ra, G: t.g, KS: ks, POINTWISE: isPointwise(g),
+    },
+    inputs: [x, weight, bias ?? weight],
+    outputs: [y],
+    uniforms,
+    workgroups,
+  });
+}
+
+function defaultTile(rt: Runtime, g: Conv2dGeometry): Conv2dTile {
   const count = (t: Conv2dTile) => Math.ceil((g.ho * g.wo) / (t.wgn * t.tn)) * Math.ceil(g.mg / (t.wgm * t.tm)) * g.n * g.groups;
   const cpu = rt.info.isSoftware /* few workgroups run at a time there: the biggest tile wins */;
-  const t = TILES.find((c, i) => cpu || i === TILES.length - 1 || count(c) >= MIN_WORKGROUPS) ?? TILES[0];
-  return fitTile(rt.limits, { ...t });
+  return TILES.find((c, i) => cpu || i === TILES.length - 1 || count(c) >= MIN_WORKGROUPS) ?? TILES[0];
 }
 
 /** Shrinks the k-slice until both staged tiles fit the adapter's workgroup memory; checks the tile shape. */
@@ -187,3 +301,70 @@ function fitTile(limits: Record<string, number>, t: Conv2dTile): Conv2dTile {
   }
   return t;
 }
+
+// ---------------------------------------------------------------- tuning
+
+/** What tuning needs to rebuild a conv's inputs (JSON-safe). */
+interface TuneSpec {
+  dtype: DType;
+  x: readonly number[];
+  w: readonly number[];
+  bias: boolean;
+  opts: Pick<Conv2dOptions, 'stride' | 'padding' | 'dilation' | 'groups'>;
+}
+
+function geometryOpts(g: Conv2dGeometry): TuneSpec['opts'] {
+  return { stride: [g.sh, g.sw], padding: [g.padTop, g.padBottom, g.padLeft, g.padRight], dilation: [g.dh, g.dw], groups: g.groups };
+}
+
+/** Shape identity for the tuning table: everything the kernels' speed depends on (not the data or activation). */
+function tuneKey(s: TuneSpec): string {
+  return `${s.dtype} x[${s.x}] w[${s.w}] ${JSON.stringify(s.opts)}${s.bias ? ' bias' : ''}`;
+}
+
+const isInt = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+registerTunable('conv2d', {
+  candidates(rt, spec) {
+    const s = spec as TuneSpec;
+    const g = conv2dGeometry(s.x, s.w, s.bias ? [s.w[0]] : undefined, s.opts);
+    const out: Conv2dChoice[] = [defaultChoice(rt, g)];
+    const add = (c: Conv2dChoice) => {
+      if (!out.some((o) => JSON.stringify(o) === JSON.stringify(c))) out.push(c);
+    };
+    for (const tile of TILES) {
+      try {
+        add({ variant: 'tiled', tile: fitTile(rt.limits, { ...tile }) });
+      } catch {
+        // does not fit this adapter
+      }
+    }
+    if (fixedSubgroupSize(rt)) for (const tile of [{ ra: 2, g: 1 }, { ra: 3, g: 1 }, { ra: 4, g: 1 }, { ra: 2, g: 2 }]) add({ variant: 'subgroup', tile });
+    return out;
+  },
+  prepare(rt, spec) {
+    const s = spec as TuneSpec;
+    const x = fill(rt, s.x, 0.5, s.dtype);
+    const w = fill(rt, s.w, 0.5, s.dtype);
+    const b = s.bias ? fill(rt, [s.w[0]], 0.5, s.dtype) : undefined;
+    const g = conv2dGeometry(s.x, s.w, b?.shape, s.opts);
+    return {
+      run: (choice) => {
+        const y = Tensor.empty(rt, [g.n, g.cout, g.ho, g.wo], s.dtype);
+        dispatch({ rt, x, weight: w, bias: b, y, g, act: 0 }, choice as Conv2dChoice);
+        y.dispose();
+      },
+      dispose: () => {
+        for (const t of [x, w, b]) t?.dispose();
+      },
+    };
+  },
+  valid(choice) {
+    const c = choice as Partial<Conv2dChoice> | null;
+    if (!c || typeof c.tile !== 'object' || c.tile === null) return false;
+    if (c.variant === 'subgroup') return isInt(c.tile.ra, 1) && isInt(c.tile.g, 1);
+    if (c.variant !== 'tiled') return false;
+    const t = c.tile;
+    return isInt(t.wgm, 1) && isInt(t.wgn, 1) && isInt(t.tm, 4) && isInt(t.tn, 4) && isInt(t.bk, 4);
+  },
+});

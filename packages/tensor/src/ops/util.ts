@@ -98,3 +98,11 @@ export const MAX_RANK = 8;
 export function expectMaxRank(op: string, shape: readonly number[]): void {
   if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} ${shapeStr(shape)} exceeds ${MAX_RANK}`);
 }
+
+/** The device's subgroup size when it is fixed (min == max) and 4..32, else undefined (subgroup-shuffle kernels need it). */
+export function fixedSubgroupSize(rt: Runtime): number | undefined {
+  if (!rt.device.features.has('subgroups')) return undefined;
+  const lo = rt.info.subgroupMinSize;
+  const hi = rt.info.subgroupMaxSize;
+  return lo !== undefined && lo === hi && lo >= 4 && lo <= 32 ? lo : undefined;
+}

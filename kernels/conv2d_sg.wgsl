@@ -1,0 +1,166 @@
+// conv2d (NCHW, grouped, strided, padded, dilated) as an implicit GEMM on the subgroup register core of
+// matmul_sg.wgsl: one workgroup = one subgroup of SG lanes, no workgroup memory, no barriers.
+//   Y[n, g*mg + co, p] = sum_k X_im2col[(n, p), k] * W[g*mg + co, k],  k = (ci*kH + kh)*kW + kw (weight order).
+// Rows of the GEMM are output pixels (batch folded in), columns are output channels. A tile is RA*SG
+// pixels x G*SG*4 channels: each lane gathers the im2col values of its RA pixels (k is uniform across
+// the subgroup, so the (ci, kh, kw) walk and its bounds are shared) and reads 4 channels' weight rows per
+// column group (contiguous along k: vec4 loads when KS = 4); pixel values reach the other lanes by
+// subgroupShuffle, so every weight vector loaded feeds RA*SG pixels. Fast where loads are per lane and
+// shuffles are register moves (CPU drivers such as lavapipe). Bias and activation are fused.
+//
+// Defines: T (f32 | f16), SG (subgroup size, fixed; the op checks), RA (pixel groups per lane, >= 1),
+// G (channel groups per lane, >= 1), KS (4 when kdim % 4 == 0 and W is bound as vec4<T>, else 1),
+// WT (W's storage view: vec4<T> when KS = 4, else T), POINTWISE (true for 1x1 stride 1 unpadded convs).
+// Bindings: 0 x [N, Cin, H, W], 1 weight [Cout, Cin/groups, kH, kW], 2 bias [Cout] (the weight when
+// has_bias = 0), 3 y [N, Cout, Ho, Wo], 4 uniform Params.
+enable subgroups;
+//!include lib_activations
+
+struct Params {
+  cin: u32, h: u32, w: u32, hw: u32,
+  cout: u32, wo: u32, npix: u32, kdim: u32,
+  cg: u32, mg: u32, groups: u32, kw: u32,
+  sh: u32, sw: u32, pad_t: u32, pad_l: u32,
+  dh: u32, dw: u32, kh: u32, rows: u32,     // rows = N * npix
+  tiles_m: u32, has_bias: u32, act: u32, _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<{{T}}>;
+@group(0) @binding(1) var<storage, read> wt: array<{{WT}}>;
+@group(0) @binding(2) var<storage, read> bias: array<{{T}}>;
+@group(0) @binding(3) var<storage, read_write> y: array<{{T}}>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+const SG = {{SG}}u;
+const RA = {{RA}}u;
+const G = {{G}}u;
+const KS = {{KS}}u;
+const POINTWISE = {{POINTWISE}};
+
+// Fused activation after the bias; codes match ACT_CODES in ops/conv2d.ts.
+fn activate(v: f32) -> f32 {
+  switch (p.act) {
+    case 1u: { return act_relu(v); }
+    case 2u: { return act_silu(v); }
+    case 3u: { return act_gelu(v); }
+    case 4u: { return act_gelu_tanh(v); }
+    case 5u: { return act_quick_gelu(v); }
+    case 6u: { return act_sigmoid(v); }
+    case 7u: { return act_tanh(v); }
+    default: { return v; }
+  }
+}
+
+// W as KS x 4 values: rows of 4 channels (offsets wrow, in elements), k0 .. k0+KS-1 along each row.
+fn load_w(wrow: vec4<u32>, k0: u32) -> array<vec4<f32>, KS> {
+  var r: array<vec4<f32>, KS>;
+  for (var j = 0u; j < 4u; j++) {
+    // vec4<T>(v) is the identity on a vector and splats a scalar, so this type-checks for either view.
+    let v = vec4<f32>(vec4<{{T}}>(wt[(wrow[j] + k0) / KS]));
+    for (var kk = 0u; kk < KS; kk++) { r[kk][j] = v[kk]; }
+  }
+  return r;
+}
+
+// k-slice kk of the register block: each lane's pixel values reach every lane by subgroupShuffle and
+// meet this lane's 4*G channel weights.
+fn accumulate(acc: ptr<function, array<array<vec4<f32>, G>, RA * SG>>, av: array<vec4<f32>, RA>,
+              bv: array<array<vec4<f32>, KS>, G>, kk: u32) {
+  for (var i = 0u; i < RA; i++) {
+    for (var r = 0u; r < SG; r++) {
+      let a = vec4<f32>(subgroupShuffle(av[i][kk], r));
+      for (var gg = 0u; gg < G; gg++) { (*acc)[i * SG + r][gg] = fma(a, bv[gg][kk], (*acc)[i * SG + r][gg]); }
+    }
+  }
+}
+
+// One output pixel row of the GEMM as this lane sees it: where its input window starts.
+struct PixelRow { ok: bool, xb: u32, ih0: u32, iw0: u32, pix: u32 }
+
+fn pixel_row(q: u32, g: u32) -> PixelRow {
+  let qc = min(q, p.rows - 1u);
+  let n = qc / p.npix;
+  let pix = qc - n * p.npix;
+  let oh = pix / p.wo;
+  let ow = pix - oh * p.wo;
+  // u32 wrap-around: rows/cols < 0 become huge and fail the < h / < w tests.
+  return PixelRow(q < p.rows, (n * p.cin + g * p.cg) * p.hw, oh * p.sh - p.pad_t, ow * p.sw - p.pad_l, pix);
+}
+
+@compute @workgroup_size(SG)
+fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u,
+        @builtin(num_workgroups) nwg: vec3u) {
+  let o = wid.y + wid.z * nwg.y;  // pixel tile fastest, then group
+  if (o >= p.tiles_m * p.groups) { return; }
+  let g = o / p.tiles_m;
+  let m0 = (o - g * p.tiles_m) * (RA * SG);
+  let n0 = wid.x * (G * SG * 4u);
+  var rows: array<PixelRow, RA>;
+  for (var i = 0u; i < RA; i++) { rows[i] = pixel_row(m0 + i * SG + lane, g); }
+  var wrow: array<vec4<u32>, G>;
+  for (var gg = 0u; gg < G; gg++) {
+    let co = vec4<u32>(n0 + (gg * SG + lane) * 4u) + vec4<u32>(0u, 1u, 2u, 3u);
+    wrow[gg] = (vec4<u32>(g * p.mg) + min(co, vec4<u32>(p.mg - 1u))) * p.kdim;
+  }
+  var acc: array<array<vec4<f32>, G>, RA * SG>;
+  // (ci, kh, kw) of the next k, uniform across the subgroup: advanced without dividing.
+  var ci = 0u;
+  var kh = 0u;
+  var kw = 0u;
+  for (var k0 = 0u; k0 < p.kdim; k0 += KS) {
+    var av: array<vec4<f32>, RA>;
+    for (var kk = 0u; kk < KS; kk++) {
+      if (POINTWISE) {
+        for (var i = 0u; i < RA; i++) {
+          let idx = select(0u, rows[i].xb + (k0 + kk) * p.hw + rows[i].pix, rows[i].ok);
+          av[i][kk] = select(0.0, f32(x[idx]), rows[i].ok);
+        }
+      } else {
+        let dr = kh * p.dh;
+        let dc = kw * p.dw;
+        let c = ci * p.hw;
+        for (var i = 0u; i < RA; i++) {
+          let ih = rows[i].ih0 + dr;
+          let iw = rows[i].iw0 + dc;
+          let inside = rows[i].ok && ih < p.h && iw < p.w;
+          let idx = select(0u, rows[i].xb + c + ih * p.w + iw, inside);
+          av[i][kk] = select(0.0, f32(x[idx]), inside);
+        }
+        kw += 1u;
+        if (kw == p.kw) {
+          kw = 0u;
+          kh += 1u;
+          if (kh == p.kh) { kh = 0u; ci += 1u; }
+        }
+      }
+    }
+    var bv: array<array<vec4<f32>, KS>, G>;
+    for (var gg = 0u; gg < G; gg++) { bv[gg] = load_w(wrow[gg], k0); }
+    // One call per k with a literal index: after inlining every array index is a constant, so the
+    // accumulators stay in registers however large the unrolled block (a loop over k would be left rolled
+    // by the driver's unroll limit and index arrays dynamically, e.g. lavapipe's per-lane gathers).
+    accumulate(&acc, av, bv, 0u);
+    if (KS == 4u) {
+      accumulate(&acc, av, bv, 1u);
+      accumulate(&acc, av, bv, 2u);
+      accumulate(&acc, av, bv, 3u);
+    }
+  }
+  // Pixel m0 + i of the tile, this lane's 4 channels per column group: bias, activation, guarded stores.
+  for (var i = 0u; i < RA * SG; i++) {
+    let q = m0 + i;
+    if (q >= p.rows) { break; }
+    let n = q / p.npix;
+    let yb = (n * p.cout + g * p.mg) * p.npix + (q - n * p.npix);
+    for (var gg = 0u; gg < G; gg++) {
+      for (var j = 0u; j < 4u; j++) {
+        let co = n0 + (gg * SG + lane) * 4u + j;
+        if (co < p.mg) {
+          var v = acc[i][gg][j];
+          if (p.has_bias != 0u) { v += f32(bias[g * p.mg + co]); }
+          y[yb + co * p.npix] = {{T}}(activate(v));
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,28 @@
+// Loaders of the skinny-matmul kernels (matmul_gemv, matmul_gemv_sg): KS values along k per call.
+// Loaders take base offsets: off + row * (K, or 1 when A is transposed) and off + col * (1, or K when B
+// is transposed).
+// A[row, k0 .. k0+KS-1] in the first KS components (zeros after).
+fn load_a_k4(base: u32, k0: u32) -> vec4<f32> { return a_vec((base + k0) / 4u); }
+fn load_a_rm(base: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(base + k0 + kk); }
+  return v;
+}
+fn load_a_t(base: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = a_at(base + (k0 + kk) * p.M); }
+  return v;
+}
+
+// B[k0 .. k0+KS-1, col] in the first KS components (zeros after).
+fn load_bc_k4(base: u32, k0: u32) -> vec4<f32> { return b_vec((base + k0) / 4u); }
+fn load_bc_t(base: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = b_at(base + k0 + kk); }
+  return v;
+}
+fn load_bc_rm(base: u32, k0: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  for (var kk = 0u; kk < KS; kk++) { v[kk] = b_at(base + (k0 + kk) * p.N); }
+  return v;
+}
