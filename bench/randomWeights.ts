@@ -364,7 +364,9 @@ async function timeCase(rt: Runtime, c: ModelCase, opts: BenchOptions, caseMs: n
       // Too slow to repeat within the budget: report the warm-up (shader compilation included).
       return finishRow({ ...row, warmupMs }, [warmupMs], partial, rt, 'warm-up run only: shader compilation included (over the case budget)');
     }
-    return finishRow({ ...row, warmupMs }, await sample(once, casePolicy(opts, warmupMs, caseMs)), partial, rt);
+    // Slow first runs are worth a line: that is what a user waits for on a cold start.
+    const first = warmupMs > 1000 ? `first run ${(warmupMs / 1000).toFixed(1)} s (shader compilation included)` : undefined;
+    return finishRow({ ...row, warmupMs }, await sample(once, casePolicy(opts, warmupMs, caseMs)), partial, rt, first);
   } catch (e) {
     return { ...row, error: (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 160) };
   } finally {
