@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import type { DType } from '../src/dtype.js';
-import { permute, transpose, expand, broadcastTo, contiguousCopy } from '../src/ops/permute.js';
-import { permuteRef, expandRef } from '../src/cpu/layout.js';
+import { permute, transpose, expand, broadcastTo, contiguousCopy, stridedCopySetRun } from '../src/ops/permute.js';
+import { slice } from '../src/ops/slice.js';
+import { permuteRef, expandRef, sliceRef } from '../src/cpu/layout.js';
 import { testRuntime, rng, expectClose, randomInput } from './helpers.js';
 
 // Layout ops move values without arithmetic: results must be bit-exact (f16 compared as raw bits).
@@ -47,6 +48,33 @@ describe('permute / transpose', () => {
       }
     });
   }
+
+  // The kernel copies runs of E innermost elements per invocation (8 on CPU drivers, 1 on GPUs): every
+  // run length must give the same bits, with partial runs at the end of odd rows.
+  for (const e of [1, 3, 8]) {
+    it(`run length ${e}: random permutations, expand and a reversed slice`, async () => {
+      stridedCopySetRun(e);
+      try {
+        const r = rng(70 + e);
+        for (let rank = 1; rank <= 5; rank++) {
+          const shape = Array.from({ length: rank }, () => ODD[Math.floor(r() * ODD.length)] + 2);
+          const dims = shuffled(rank, r);
+          const { t, host } = await input(shape, 'f32', rank);
+          expectClose(await permute(t, dims).read(), permuteRef(host, shape, dims).data, EXACT, `E=${e} permute [${shape}] by [${dims}]`);
+        }
+        const { t, host } = await input([3, 1, 13], 'f32', 9);
+        expectClose(await expand(t, [3, 5, 13]).read(), expandRef(host, [3, 1, 13], [3, 5, 13]).data, EXACT, `E=${e} expand`);
+        const rev = await input([4, 19], 'f32', 10);
+        const want = sliceRef(rev.host, [4, 19], [null, 17], [null, 1], [1, -2]).data;
+        expectClose(await slice(rev.t, [null, 17], [null, 1], [1, -2]).read(), want, EXACT, `E=${e} reversed slice`);
+      } finally {
+        stridedCopySetRun(undefined);
+      }
+    });
+  }
+  it('rejects a bad run length', () => {
+    expect(() => stridedCopySetRun(0)).toThrow(/run length 0 must be an integer in 1..32/);
+  });
 
   it('transpose of the last two dims matches the reference (257 x 33, f32)', async () => {
     const { t, host } = await input([3, 257, 33], 'f32', 5);

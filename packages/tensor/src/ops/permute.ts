@@ -44,6 +44,14 @@ function coalesce(spec: StridedCopySpec): { shape: number[]; src: number[]; dst:
   return { shape, src, dst };
 }
 
+let forcedRun: number | undefined;
+
+/** Forces the run length of the strided-copy kernel (tests); undefined restores the per-adapter choice. */
+export function stridedCopySetRun(e: number | undefined): void {
+  if (e !== undefined && !(Number.isInteger(e) && e >= 1 && e <= 32)) throw new Error(`stridedCopySetRun: run length ${e} must be an integer in 1..32`);
+  forcedRun = e;
+}
+
 /**
  * Copies elements of `src` into `dst` (same dtype) along arbitrary strides; the building block of the
  * layout ops. Uses a buffer copy when both sides are one contiguous, 4-byte aligned run.
@@ -68,18 +76,23 @@ export function stridedCopyInto(src: Tensor, dst: Tensor, spec: StridedCopySpec)
     }
   }
   const wrap = (v: readonly number[]) => v.map((x) => x >>> 0); // two's complement for negative strides
+  // Runs of E innermost elements per invocation on CPU drivers (one coordinate decode per run).
+  const e = forcedRun ?? (rt.info.isSoftware ? 8 : 1);
+  const inner = c.shape[c.shape.length - 1];
+  const runsPerRow = Math.ceil(inner / e);
+  const runs = (n / inner) * runsPerRow;
   rt.run({
     kernel: 'permute',
-    defines: { T: src.dtype },
+    defines: { T: src.dtype, RANK: c.shape.length, E: e },
     inputs: [src],
     outputs: [dst],
     uniforms: new Uniforms()
-      .u32(n, c.shape.length, spec.srcOffset >>> 0, spec.dstOffset >>> 0)
+      .u32(runs, runsPerRow, spec.srcOffset >>> 0, spec.dstOffset >>> 0)
       .u32Array(c.shape, MAX_RANK)
       .u32Array(wrap(c.src), MAX_RANK)
       .u32Array(wrap(c.dst), MAX_RANK)
       .build(),
-    workgroups: grid1d(rt, n),
+    workgroups: grid1d(rt, runs),
   });
 }
 
