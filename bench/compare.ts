@@ -33,6 +33,8 @@ export interface TorchInfo {
   /** `cpu` or `cuda:<device name>`. */
   device: string;
   threads: number;
+  /** The BLAS library torch loaded (CPU): the reference BLAS is 10x slower than OpenBLAS. */
+  blas?: string;
 }
 
 export interface TorchTiming {
@@ -67,7 +69,7 @@ export function parseTorchHeader(line: string): TorchInfo | { error: string } {
   const o = parseObject(line);
   if (typeof o.error === 'string') return { error: o.error };
   if (typeof o.torch === 'string' && typeof o.device === 'string' && isNum(o.threads)) {
-    return { torch: o.torch, device: o.device, threads: o.threads };
+    return { torch: o.torch, device: o.device, threads: o.threads, ...(typeof o.blas === 'string' ? { blas: o.blas } : {}) };
   }
   return { error: `unexpected header: ${line.slice(0, 80)}` };
 }
@@ -312,7 +314,8 @@ export class TorchProcess {
 }
 
 export function describeTorch(t: TorchProcess): string {
-  return `torch ${t.info.torch} on ${t.info.device}, ${t.info.threads} thread${t.info.threads === 1 ? '' : 's'} (${t.python})`;
+  const blas = t.info.blas && t.info.blas !== 'cuda' ? `, BLAS ${t.info.blas}${/openblas|mkl|blis/i.test(t.info.blas) ? '' : ' (reference BLAS: install libopenblas0-pthread for a fair matmul baseline)'}` : '';
+  return `torch ${t.info.torch} on ${t.info.device}, ${t.info.threads} thread${t.info.threads === 1 ? '' : 's'}${blas} (${t.python})`;
 }
 
 export const TORCH_INSTALL_HINT =

@@ -179,9 +179,25 @@ def handle(line):
     return reply
 
 
+def blas_library():
+    """The BLAS library this process loaded (torch's CPU matmuls): Debian's torch links the generic
+    reference BLAS unless the system alternative points at OpenBLAS (apt-get install libopenblas0-pthread),
+    which is 10-15x faster here, so the comparison names it."""
+    if DEVICE.type != "cpu":
+        return "cuda"
+    try:
+        torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # make sure the library is loaded
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        real = sorted({os.path.realpath(p) for p in paths})
+        return ", ".join(real) if real else "unknown"
+    except OSError:
+        return "unknown"
+
+
 def main():
     torch.manual_seed(0)
-    emit({"torch": torch.__version__, "device": DEVICE_NAME, "threads": torch.get_num_threads()})
+    emit({"torch": torch.__version__, "device": DEVICE_NAME, "threads": torch.get_num_threads(), "blas": blas_library()})
     while True:
         line = sys.stdin.readline()
         if not line:
