@@ -358,14 +358,16 @@ async function timeCase(rt: Runtime, c: ModelCase, opts: BenchOptions, caseMs: n
     };
     if (c.warmup === false) return finishRow(row, await sample(once, { min: 1, max: 1, budgetMs: 0 }), partial, rt);
     const t0 = performance.now();
+    const p0 = rt.pipelineCount();
     await once(); // pipeline compilation, first touch of the buffers
     const warmupMs = performance.now() - t0;
+    const compiled = `shader compilation of ${rt.pipelineCount() - p0} new pipelines included`;
     if (warmupMs > caseMs) {
       // Too slow to repeat within the budget: report the warm-up (shader compilation included).
-      return finishRow({ ...row, warmupMs }, [warmupMs], partial, rt, 'warm-up run only: shader compilation included (over the case budget)');
+      return finishRow({ ...row, warmupMs }, [warmupMs], partial, rt, `warm-up run only: shader compilation included (${compiled}; over the case budget)`);
     }
     // Slow first runs are worth a line: that is what a user waits for on a cold start.
-    const first = warmupMs > 1000 ? `first run ${(warmupMs / 1000).toFixed(1)} s (shader compilation included)` : undefined;
+    const first = warmupMs > 1000 ? `first run ${(warmupMs / 1000).toFixed(1)} s (${compiled})` : undefined;
     return finishRow({ ...row, warmupMs }, await sample(once, casePolicy(opts, warmupMs, caseMs)), partial, rt, first);
   } catch (e) {
     return { ...row, error: (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 160) };

@@ -203,6 +203,14 @@ export class Runtime {
     return this.serial;
   }
 
+  /**
+   * Pipelines created so far. Their compile time is not measurable here: drivers may compile at first
+   * dispatch (lavapipe does), so benches report a case's first run next to its warmed runs instead.
+   */
+  pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
   timings(): KernelTiming[] {
     return this.profiler?.timings() ?? [];
   }
