@@ -21,60 +21,15 @@ const R: u32 = {{R}}u;
 const DK4: u32 = {{DK4}}u;
 const DV4: u32 = {{DV4}}u;
 const UNROLL: bool = {{UNROLL}};
-// q/k (resp. v) bound as vec4 arrays: needs D (resp. Dv) % 4 == 0.
-const VQK: bool = {{VQK}};
-const VV: bool = {{VV}};
-const CAUSAL: bool = {{CAUSAL}};
-const HAS_MASK: bool = {{HAS_MASK}};
-const HAS_BIAS: bool = {{HAS_BIAS}};
-// -torch.finfo(float32).max: the fill for masked logits and the running max's start value.
-const NEG: f32 = -0x1.fffffep+127f;
+//!include lib_attention
 
-struct Params {
-  H: u32, Hk: u32, Lq: u32, Lk: u32,
-  D: u32, Dv: u32, groups: u32, q_blocks: u32,
-  total_wg: u32, causal_off: i32, scale: f32, _pad: u32,
-  // Element strides of the bias over [B, H, Lq, Lk] (0 on broadcast dims).
-  sb: u32, sh: u32, si: u32, sj: u32,
-}
-
-@group(0) @binding(0) var<storage, read> q_in: array<{{QKT}}>;
-@group(0) @binding(1) var<storage, read> k_in: array<{{QKT}}>;
-@group(0) @binding(2) var<storage, read> v_in: array<{{VT}}>;
-@group(0) @binding(3) var<storage, read> mask_in: array<i32>;
-@group(0) @binding(4) var<storage, read> bias_in: array<{{BT}}>;
-@group(0) @binding(5) var<storage, read_write> out: array<{{T}}>;
-@group(0) @binding(6) var<uniform> p: Params;
-
-// Per-invocation state for its R query rows: entry [d * R + r] holds head-dim chunk d of row r.
-var<private> qv: array<vec4<f32>, DK4 * R>;
-var<private> acc: array<vec4<f32>, DV4 * R>;
+// Per-invocation state for its R query rows: entry [d][r] holds head-dim chunk d of row r. Nested with the
+// chunk outermost, so a loop over d indexes an array of exactly its trip count (compilers such as NIR then
+// unroll it whatever its size, and every index becomes a constant: no per-lane gathers on CPU drivers).
+var<private> qv: array<array<vec4<f32>, R>, DK4>;
+var<private> acc: array<array<vec4<f32>, R>, DV4>;
 var<private> m_run: array<f32, R>;
 var<private> l_run: array<f32, R>;
-
-// Storage elements are T, or vec4<T> when VQK / VV: widening through vec4<T> splats a scalar and converts
-// a vector, so both layouts type-check and the constant flag picks the live branch below.
-fn wide_qk(x: {{QKT}}) -> vec4<f32> { return vec4<f32>(vec4<{{T}}>(x)); }
-fn wide_v(x: {{VT}}) -> vec4<f32> { return vec4<f32>(vec4<{{T}}>(x)); }
-
-// Elements [e, e + 4) of q / k / v as f32 (e % 4 == 0 on the vec4 layouts). Callers mask lanes past a row.
-fn q4(e: u32) -> vec4<f32> {
-  if (VQK) { return wide_qk(q_in[e >> 2u]); }
-  return vec4<f32>(wide_qk(q_in[e]).x, wide_qk(q_in[e + 1u]).x, wide_qk(q_in[e + 2u]).x, wide_qk(q_in[e + 3u]).x);
-}
-
-fn k4(e: u32) -> vec4<f32> {
-  if (VQK) { return wide_qk(k_in[e >> 2u]); }
-  return vec4<f32>(wide_qk(k_in[e]).x, wide_qk(k_in[e + 1u]).x, wide_qk(k_in[e + 2u]).x, wide_qk(k_in[e + 3u]).x);
-}
-
-fn v4(e: u32) -> vec4<f32> {
-  if (VV) { return wide_v(v_in[e >> 2u]); }
-  return vec4<f32>(wide_v(v_in[e]).x, wide_v(v_in[e + 1u]).x, wide_v(v_in[e + 2u]).x, wide_v(v_in[e + 3u]).x);
-}
-
-// Element indices of the four lanes of head-dim chunk d.
-fn lanes(d: u32) -> vec4<u32> { return vec4<u32>(d * 4u) + vec4<u32>(0u, 1u, 2u, 3u); }
 
 // Head-dim chunks the loops visit for q/k (D) and v (Dv).
 fn chunks_qk() -> u32 { return select((p.D + 3u) / 4u, DK4, UNROLL); }
@@ -94,7 +49,7 @@ fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
       var kk = k4(kb + kj[g] * p.D + d * 4u);
       // Lanes past D hold the next key row (or clamped reads): zero them, as 0 * NaN would still be NaN.
       if (!VQK || UNROLL) { kk = select(vec4<f32>(0.0), kk, in_row); }
-      for (var r = 0u; r < R; r++) { s[g * R + r] += dot(qv[d * R + r], kk); }
+      for (var r = 0u; r < R; r++) { s[g * R + r] += dot(qv[d][r], kk); }
     }
   }
   var alpha: array<f32, R>;
@@ -102,11 +57,7 @@ fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
     let i = i0 + r * BQ;
     var gmax = NEG;
     for (var g = 0u; g < KG; g++) {
-      var x = s[g * R + r];
-      if (HAS_BIAS) { x += f32(bias_in[bbase + min(i, p.Lq - 1u) * p.si + kj[g] * p.sj]); }
-      x = max(x, NEG); // a -inf bias must not produce inf - inf = NaN below
-      if (HAS_MASK) { x = select(x, NEG, mask_in[mrow + kj[g]] == 0); }
-      if (CAUSAL) { x = select(x, NEG, i32(kj[g]) > i32(i) + p.causal_off); }
+      let x = fix_logit(s[g * R + r], i, kj[g], bbase, mrow);
       s[g * R + r] = x;
       if (j0 + g < p.Lk) { gmax = max(gmax, x); }
     }
@@ -126,26 +77,26 @@ fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
   let nv = chunks_v(); // lanes past Dv accumulate junk that is never stored
   for (var d = 0u; d < nv; d++) {
     var a: array<vec4<f32>, R>;
-    for (var r = 0u; r < R; r++) { a[r] = acc[d * R + r] * alpha[r]; }
+    for (var r = 0u; r < R; r++) { a[r] = acc[d][r] * alpha[r]; }
     for (var g = 0u; g < KG; g++) {
       let vv = v4(vb + kj[g] * p.Dv + d * 4u);
       for (var r = 0u; r < R; r++) { a[r] = fma(vec4<f32>(s[g * R + r]), vv, a[r]); }
     }
-    for (var r = 0u; r < R; r++) { acc[d * R + r] = a[r]; }
+    for (var r = 0u; r < R; r++) { acc[d][r] = a[r]; }
   }
 }
 
 // Output stays a scalar array: one strided row store per row is negligible next to the key loop.
 fn store_row(r: u32, ob: u32) {
   let inv = 1.0 / l_run[r]; // l_run >= 1: the row max contributes exp(0)
-  for (var c = 0u; c < p.Dv; c++) { out[ob + c] = {{T}}(acc[(c >> 2u) * R + r][c & 3u] * inv); }
+  for (var c = 0u; c < p.Dv; c++) { out[ob + c] = {{T}}(acc[c >> 2u][r][c & 3u] * inv); }
 }
 
 // Tail of row r when still fully masked past the block's last visible key: every remaining logit is
 // -FLT_MAX as well, so each key joins torch's uniform softmax with weight exp(0) = 1.
 fn masked_tail(r: u32, j_from: u32, vb: u32) {
   for (var j = j_from; j < p.Lk; j++) {
-    for (var d = 0u; d < chunks_v(); d++) { acc[d * R + r] += v4(vb + j * p.Dv + d * 4u); }
+    for (var d = 0u; d < chunks_v(); d++) { acc[d][r] += v4(vb + j * p.Dv + d * 4u); }
     l_run[r] += 1.0;
   }
 }
@@ -166,9 +117,9 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   for (var r = 0u; r < R; r++) {
     let qoff = (bh * p.Lq + min(i0 + r * BQ, p.Lq - 1u)) * p.D;
     for (var d = 0u; d < chunks_qk(); d++) {
-      qv[d * R + r] = select(vec4<f32>(0.0), q4(qoff + d * 4u) * p.scale, lanes(d) < vec4<u32>(p.D));
+      qv[d][r] = select(vec4<f32>(0.0), q4(qoff + d * 4u) * p.scale, lanes(d) < vec4<u32>(p.D));
     }
-    for (var d = 0u; d < chunks_v(); d++) { acc[d * R + r] = vec4<f32>(0.0); }
+    for (var d = 0u; d < chunks_v(); d++) { acc[d][r] = vec4<f32>(0.0); }
     m_run[r] = NEG;
     l_run[r] = 0.0;
   }
@@ -177,11 +128,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let vb = kvh * p.Lk * p.Dv;
   let bbase = b * p.sb + h * p.sh;
   let mrow = b * p.Lk;
-  var j_stop = p.Lk;
-  if (CAUSAL) {
-    // Keys past the last one visible to the block's last row are masked for every row of the block.
-    j_stop = u32(clamp(i32(min(r0 + BQ * R, p.Lq)) + p.causal_off, 0, i32(p.Lk)));
-  }
+  let j_stop = key_stop(r0, BQ * R);
   var j0 = 0u;
   for (; j0 < j_stop; j0 += KG) { key_group(j0, i0, kb, vb, bbase, mrow); }
   for (var r = 0u; r < R; r++) {

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { Tensor } from '../src/tensor.js';
 import type { Runtime } from '../src/runtime.js';
 import type { DType } from '../src/dtype.js';
-import { attention, attentionTiling, type AttentionOptions, type AttentionTiling } from '../src/ops/attention.js';
+import { attention, attentionTiling, attentionVariants, type AttentionOptions, type AttentionTiling, type AttentionVariant } from '../src/ops/attention.js';
 import { attentionRef, type AttentionRefInput, type AttentionRefOptions } from '../src/cpu/attention.js';
 import { f32ToF16Bits, f16BitsToF32 } from '../src/safetensors/halfFloat.js';
 import { testRuntime, randn, randInt, expectClose, type Tol } from './helpers.js';
@@ -33,6 +33,7 @@ interface Case {
   qkStd?: number;
   tol?: Tol;
   tiling?: AttentionTiling;
+  variant?: AttentionVariant;
 }
 
 function roundF16(x: Float32Array): Float32Array {
@@ -66,7 +67,7 @@ async function check(rt: Runtime, c: Case): Promise<Float32Array> {
   const qd = randn(qs.reduce((a, b) => a * b), seed, c.qkStd ?? 1.5);
   const kd = randn(kshape.reduce((a, b) => a * b), seed + 1, c.qkStd ?? 1.5);
   const vd = randn(vshape.reduce((a, b) => a * b), seed + 2);
-  const opts: AttentionOptions = { causal: c.causal, scale: c.scale, tiling: c.tiling };
+  const opts: AttentionOptions = { causal: c.causal, scale: c.scale, tiling: c.tiling, variant: c.variant };
   const refOpts: AttentionRefOptions = { causal: c.causal, scale: c.scale };
   const owned: Tensor[] = [];
   const up = (d: Float32Array | Int32Array, s: number[], dt: DType) => {
@@ -97,7 +98,9 @@ async function check(rt: Runtime, c: Case): Promise<Float32Array> {
 // One runtime for the whole file (testRuntime's afterAll is registered at file level here).
 const rt = await testRuntime();
 
-describe('attention vs float64 reference (f32)', () => {
+// Every kernel this adapter has (lavapipe: the subgroup kernel is the default, the online one the GPUs').
+describe.each(attentionVariants(rt))('attention[%s] vs float64 reference (f32)', (variant) => {
+  const chk = (c: Case) => check(rt, { ...c, variant });
   it('odd sizes: Lq, Lk in {1, 3, 17, 77, 130}, D in {1, 8, 64, 100, 128}', async () => {
     const cases: [number, number, number][] = [
       [3, 17, 1], [130, 1, 1],
@@ -106,29 +109,29 @@ describe('attention vs float64 reference (f32)', () => {
       [17, 3, 100], [3, 77, 100],
       [130, 17, 128], [77, 1, 128], [1, 130, 128],
     ];
-    for (const [Lq, Lk, D] of cases) await check(rt, { B: 2, H: 3, Hk: 3, Lq, Lk, D, seed: Lq + Lk + D });
+    for (const [Lq, Lk, D] of cases) await chk({ B: 2, H: 3, Hk: 3, Lq, Lk, D, seed: Lq + Lk + D });
   });
 
   // Flag tests share head dims with the sweep above so lavapipe compiles few pipeline variants.
   it('D != Dv', async () => {
-    await check(rt, { B: 1, H: 2, Hk: 2, Lq: 17, Lk: 77, D: 100, Dv: 8 });
+    await chk({ B: 1, H: 2, Hk: 2, Lq: 17, Lk: 77, D: 100, Dv: 8 });
   });
 
   it('multi-query (Hk = 1) and grouped (Hk | H) K/V heads', async () => {
-    await check(rt, { B: 2, H: 8, Hk: 1, Lq: 77, Lk: 78, D: 64, seed: 5 });
-    await check(rt, { B: 1, H: 6, Hk: 2, Lq: 17, Lk: 40, D: 8, seed: 6 });
+    await chk({ B: 2, H: 8, Hk: 1, Lq: 77, Lk: 78, D: 64, seed: 5 });
+    await chk({ B: 1, H: 6, Hk: 2, Lq: 17, Lk: 40, D: 8, seed: 6 });
   });
 
   it('causal: square, Lq < Lk (offset) and Lq > Lk (leading rows fully masked)', async () => {
-    await check(rt, { B: 1, H: 2, Hk: 2, Lq: 130, Lk: 130, D: 8, causal: true });
-    await check(rt, { B: 2, H: 2, Hk: 1, Lq: 17, Lk: 77, D: 8, causal: true });
-    await check(rt, { B: 1, H: 2, Hk: 2, Lq: 130, Lk: 17, D: 8, causal: true });
-    await check(rt, { B: 1, H: 1, Hk: 1, Lq: 1, Lk: 1, D: 8, causal: true });
+    await chk({ B: 1, H: 2, Hk: 2, Lq: 130, Lk: 130, D: 8, causal: true });
+    await chk({ B: 2, H: 2, Hk: 1, Lq: 17, Lk: 77, D: 8, causal: true });
+    await chk({ B: 1, H: 2, Hk: 2, Lq: 130, Lk: 17, D: 8, causal: true });
+    await chk({ B: 1, H: 1, Hk: 1, Lq: 1, Lk: 1, D: 8, causal: true });
   });
 
   it('key padding mask, including a fully masked batch row (uniform average of v, never NaN)', async () => {
     const c: Case = { B: 3, H: 2, Hk: 1, Lq: 17, Lk: 77, D: 8, mask: ['random', 'all', 'keep'] };
-    const want = await check(rt, c);
+    const want = await chk(c);
     // Batch 1 is fully masked: torch fills -FLT_MAX, softmax is uniform, out = mean over keys of v.
     expect(want.every(Number.isFinite)).toBe(true);
     const v = randn(c.B * c.Lk * c.D, 3);
@@ -145,28 +148,28 @@ describe('attention vs float64 reference (f32)', () => {
     // Keys 0..39 are padded in batch 0, so causal rows 0..39 see only padding and need the keys past their
     // row block's causal limit too; Lq = 130 spans three row blocks.
     const c: Case = { B: 2, H: 2, Hk: 2, Lq: 130, Lk: 130, D: 8, causal: true, mask: ['prefix', 'keep'], bias: [2, 130, 130] };
-    await check(rt, c);
-    await check(rt, { ...c, Lq: 70, mask: ['all', 'random'], bias: [2, 70, 130], seed: 9 });
+    await chk(c);
+    await chk({ ...c, Lq: 70, mask: ['all', 'random'], bias: [2, 70, 130], seed: 9 });
   });
 
   it('bias [H, Lq, Lk], [B, 1, Lq, Lk], [Lk] and [Lq, 1]', async () => {
-    await check(rt, { B: 2, H: 3, Hk: 3, Lq: 17, Lk: 77, D: 8, bias: [3, 17, 77] });
-    await check(rt, { B: 2, H: 3, Hk: 1, Lq: 77, Lk: 17, D: 8, bias: [2, 1, 77, 17] });
-    await check(rt, { B: 2, H: 2, Hk: 2, Lq: 3, Lk: 130, D: 8, bias: [130] });
+    await chk({ B: 2, H: 3, Hk: 3, Lq: 17, Lk: 77, D: 8, bias: [3, 17, 77] });
+    await chk({ B: 2, H: 3, Hk: 1, Lq: 77, Lk: 17, D: 8, bias: [2, 1, 77, 17] });
+    await chk({ B: 2, H: 2, Hk: 2, Lq: 3, Lk: 130, D: 8, bias: [130] });
     // Broadcast over keys (stride 0): a per-row constant, which softmax cancels.
-    await check(rt, { B: 1, H: 2, Hk: 2, Lq: 17, Lk: 20, D: 8, bias: [17, 1] });
+    await chk({ B: 1, H: 2, Hk: 2, Lq: 17, Lk: 20, D: 8, bias: [17, 1] });
   });
 
   it('scale override', async () => {
-    await check(rt, { B: 1, H: 2, Hk: 2, Lq: 17, Lk: 33, D: 64, scale: 0.7 });
+    await chk({ B: 1, H: 2, Hk: 2, Lq: 17, Lk: 33, D: 64, scale: 0.7 });
     // DALLE2's cosine-sim scale 16: logits up to ~40, whose f32 rounding (~40 * 6e-8) moves the weights
     // by a few 1e-6 relative, hence the looser bound for this case.
-    await check(rt, { B: 1, H: 2, Hk: 1, Lq: 9, Lk: 12, D: 8, scale: 16, qkStd: 0.35, tol: { atol: 1e-5, rtol: 1e-5 } });
+    await chk({ B: 1, H: 2, Hk: 1, Lq: 9, Lk: 12, D: 8, scale: 16, qkStd: 0.35, tol: { atol: 1e-5, rtol: 1e-5 } });
   });
 
   it('folds grids past 65535 workgroups', async () => {
     // 70000 (batch, head) pairs of one query row each -> 70000 workgroups, folded into y.
-    await check(rt, { B: 1, H: 70000, Hk: 1, Lq: 1, Lk: 3, D: 1, seed: 11 });
+    await chk({ B: 1, H: 70000, Hk: 1, Lq: 1, Lk: 3, D: 1, seed: 11 });
   });
 });
 
@@ -190,12 +193,13 @@ describe('attention with other kernel tilings', () => {
   });
 });
 
-describe('attention f16 (f16 storage, f32 math)', () => {
+describe.each(attentionVariants(rt))('attention[%s] f16 (f16 storage, f32 math)', (variant) => {
+  const chk = (c: Case) => check(rt, { ...c, variant });
   it.skipIf(!rt.hasF16)('matches the reference on f16-rounded inputs', async () => {
-    await check(rt, { B: 2, H: 3, Hk: 3, Lq: 77, Lk: 130, D: 64, dtype: 'f16' });
+    await chk({ B: 2, H: 3, Hk: 3, Lq: 77, Lk: 130, D: 64, dtype: 'f16' });
     // D = 6: the scalar (non-vec4) f16 layout; f16 bias; every flag.
     const c: Case = { B: 2, H: 4, Hk: 1, Lq: 17, Lk: 40, D: 6, dtype: 'f16', causal: true, mask: ['random', 'all'] };
-    await check(rt, { ...c, bias: [2, 1, 17, 40] });
+    await chk({ ...c, bias: [2, 1, 17, 40] });
   });
 });
 

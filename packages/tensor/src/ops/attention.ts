@@ -1,5 +1,8 @@
-// Fused multi-head attention (kernels/attention.wgsl): softmax(q k^T * scale + bias, masked) v with an
-// online softmax over key groups, so memory never scales with Lq * Lk. Semantics follow DALLE2-pytorch's
+// Fused multi-head attention: softmax(q k^T * scale + bias, masked) v with an online softmax over key
+// groups, so memory never scales with Lq * Lk. Two kernels share kernels/lib_attention.wgsl: 'online'
+// (kernels/attention.wgsl: every invocation reads the same K/V element, the GPU default) and 'subgroup'
+// (kernels/attention_sg.wgsl: lanes load different keys and share them by subgroupShuffle, the default on
+// CPU drivers such as lavapipe, where each lane's load is a separate scalar load). Semantics follow DALLE2-pytorch's
 // Attention: multi-query K/V (one head shared by all query heads), additive bias before masking, masked
 // logits filled with -FLT_MAX (a fully masked row averages all values uniformly, as torch does). f16
 // tensors are computed in f32, so their fill is -FLT_MAX too where torch's f16 `sim` would use -65504:
@@ -7,7 +10,7 @@
 import { Tensor } from '../tensor.js';
 import type { Runtime } from '../runtime.js';
 import { shapeStr, broadcastShapes, broadcastStrides, sameShape } from '../shape.js';
-import { Uniforms, grid1d, expectDtype, expectRank, expectSameDtype, sameRuntime } from './util.js';
+import { Uniforms, grid1d, expectDtype, expectRank, expectSameDtype, fixedSubgroupSize, sameRuntime } from './util.js';
 
 export interface AttentionOptions {
   /** Multiplies q k^T; default 1 / sqrt(D). */
@@ -20,7 +23,19 @@ export interface AttentionOptions {
   bias?: Tensor;
   /** Forces a kernel tiling (tests, benchmarks); default: chosen per adapter by `attentionTiling`. */
   tiling?: AttentionTiling;
+  /** Forces a kernel (tests, benchmarks); default: 'subgroup' on CPU drivers with a fixed subgroup size. */
+  variant?: AttentionVariant;
 }
+
+export type AttentionVariant = 'online' | 'subgroup';
+
+/** Kernels usable on this runtime ('subgroup' needs a fixed subgroup size). */
+export function attentionVariants(rt: Runtime): AttentionVariant[] {
+  return fixedSubgroupSize(rt) ? ['online', 'subgroup'] : ['online'];
+}
+
+/** Rows per lane of the 'subgroup' kernel: 2 keeps q and the accumulators of D = 64 near the registers. */
+const SG_ROWS = 2;
 
 /**
  * Kernel shape: each invocation owns `rows` query rows, a workgroup has `invocations` of them, and
@@ -129,8 +144,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   if (!Number.isFinite(scale)) throw new Error(`attention: scale ${scale} must be finite`);
 
   const out = Tensor.empty(rt, [n.B, n.H, n.Lq, n.Dv], q.dtype);
+  const variant = opts.variant ?? (opts.tiling || !(rt.info.isSoftware && fixedSubgroupSize(rt)) ? 'online' : 'subgroup');
+  if (variant !== 'online' && variant !== 'subgroup') throw new Error(`attention: unknown variant '${String(variant)}' (expected online | subgroup)`);
   const tiling = opts.tiling ?? attentionTiling(rt);
-  const qBlocks = Math.ceil(n.Lq / (tiling.rows * tiling.invocations));
+  const sg = variant === 'subgroup' ? fixedSubgroupSize(rt) : undefined;
+  if (variant === 'subgroup' && !sg) throw new Error(`attention: variant 'subgroup' needs the subgroups feature with a fixed subgroup size (${rt.describe()})`);
+  const rowsPerWorkgroup = sg ? sg * SG_ROWS : tiling.rows * tiling.invocations;
+  const qBlocks = Math.ceil(n.Lq / rowsPerWorkgroup);
   const total = n.B * n.H * qBlocks;
   if (total === 0) return out;
   const vqk = vec4Ok(n.D, q, k);
@@ -141,24 +161,25 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     .f32(scale)
     .u32(0, sb, sh, si, sj)
     .build();
+  const common = {
+    T: q.dtype,
+    QKT: vqk ? `vec4<${q.dtype}>` : q.dtype,
+    VT: vv ? `vec4<${q.dtype}>` : q.dtype,
+    BT: bias?.dtype ?? 'f32',
+    VQK: vqk,
+    VV: vv,
+    CAUSAL: opts.causal === true,
+    HAS_MASK: mask !== undefined,
+    HAS_BIAS: bias !== undefined,
+  };
+  // The subgroup kernel's head-dim loops always run to their capacity: the exact chunk count, not a
+  // power of two, wastes nothing (one pipeline per head dim in use).
+  const defines = sg
+    ? { ...common, SG: sg, R: SG_ROWS, DK4: Math.ceil(n.D / 4), DV4: Math.ceil(n.Dv / 4) }
+    : { ...common, BQ: tiling.invocations, R: tiling.rows, UNROLL: tiling.unroll, DK4: headCap(n.D) / 4, DV4: headCap(n.Dv) / 4 };
   rt.run({
-    kernel: 'attention',
-    defines: {
-      T: q.dtype,
-      QKT: vqk ? `vec4<${q.dtype}>` : q.dtype,
-      VT: vv ? `vec4<${q.dtype}>` : q.dtype,
-      BT: bias?.dtype ?? 'f32',
-      BQ: tiling.invocations,
-      R: tiling.rows,
-      UNROLL: tiling.unroll,
-      DK4: headCap(n.D) / 4,
-      DV4: headCap(n.Dv) / 4,
-      VQK: vqk,
-      VV: vv,
-      CAUSAL: opts.causal === true,
-      HAS_MASK: mask !== undefined,
-      HAS_BIAS: bias !== undefined,
-    },
+    kernel: sg ? 'attention_sg' : 'attention',
+    defines,
     // Absent mask/bias bind q as a never-read placeholder (the layout always has five inputs).
     inputs: [q, k, v, mask ?? q, bias ?? q],
     outputs: [out],
