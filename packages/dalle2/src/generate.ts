@@ -5,7 +5,7 @@
 // stream (prior draws first, then decoder draws), so a seed reproduces a run exactly.
 import { fileURLToPath } from 'node:url';
 import type { NoiseSource } from '@dalle2/sampler';
-import type { Runtime } from '@dalle2/tensor';
+import { tune, type Runtime } from '@dalle2/tensor';
 import type { ModelLoadConfig } from './config/index.js';
 import { encodePng } from './image/index.js';
 import { DalleModelManager, type LoadProgress } from './manager/index.js';
@@ -60,6 +60,27 @@ export interface GenerateOptions {
   noise?: NoiseSource;
   /** Warnings from loading and sampling; default console.warn. */
   warn?: (message: string) => void;
+  /**
+   * After generating, measure the kernel choices for the shapes this run met and save them for this
+   * adapter (per-adapter tuning cache), so later runs use them. Default false.
+   */
+  tune?: boolean;
+}
+
+/**
+ * Tunes the shapes a run met without a stored kernel choice (see @dalle2/tensor's tuning.ts) and saves
+ * them; `log` gets one summary line.
+ */
+export async function tuneAfterRun(rt: Runtime, log: (line: string) => void): Promise<void> {
+  const pending = rt.tuning.misses().length;
+  if (pending === 0) {
+    log(`tuning: every shape of this run already has a stored choice (${rt.tuning.file ?? 'in memory'})`);
+    return;
+  }
+  const t0 = Date.now();
+  const results = await tune(rt);
+  const changed = results.filter((r) => JSON.stringify(r.choice) !== JSON.stringify(r.candidates[0])).length;
+  log(`tuning: measured ${results.length} shapes in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${changed} now use another kernel; saved to ${rt.tuning.file ?? 'memory (DALLE2_TUNING=0)'}`);
 }
 
 function perStage<T>(v: T | { prior?: unknown; decoder?: unknown } | undefined, stage: 'prior' | 'decoder'): unknown {
@@ -103,6 +124,7 @@ export async function generate(prompt: string | readonly string[], options: Gene
       priorBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'prior') as number | undefined),
       decoderBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'decoder') as number | undefined),
     });
+    if (options.tune) await tuneAfterRun(manager.rt, options.warn ?? console.warn);
     const out: GeneratedImage[] = [];
     for (const [promptIndex, r] of results.entries()) {
       let sampleIndex = 0;

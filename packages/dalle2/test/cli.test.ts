@@ -34,12 +34,13 @@ describe('argument parsing', () => {
   it('reads every flag', () => {
     const o = parseCli([
       'dream', 'a red circle', '--prompt-file', 'p.txt', '--model-config', 'm.json', '--output-path', 'out', '--samples', '3', '--seed', '42',
-      '--steps', '8', '--cond-scale', '2,1', '--batch-size', '4', '-v',
+      '--steps', '8', '--cond-scale', '2,1', '--batch-size', '4', '-v', '--tune',
     ]);
     expect(o).toMatchObject({
       command: 'dream', positionals: ['a red circle'], promptFile: 'p.txt', modelConfig: 'm.json', outputPath: 'out', samples: 3, seed: 42,
-      steps: 8, condScale: [2, 1], batchSize: 4, verbose: true, quiet: false,
+      steps: 8, condScale: [2, 1], batchSize: 4, verbose: true, quiet: false, tune: true,
     });
+    expect(parseCli(['dream', 'x']).tune).toBe(false);
     expect(parseCli(['inpaint', '--image', 'a.png', '--mask', 'm.png', '--prompt', 'x', '--image', 'b.png']).images).toEqual(['a.png', 'b.png']);
     expect(parseCli(['dream', 'x', '--decoder-steps', '4,2', '--prior-steps', '3'])).toMatchObject({ decoderSteps: [4, 2], priorSteps: 3 });
     expect(parseCli([]).command).toBe('help');
@@ -128,6 +129,24 @@ describe('commands', () => {
     expect(text).toMatch(/^decoder +Decoder 16->32px/m);
     expect(text).toContain('353.9k params');
     expect(text).toMatch(/GPU memory +in use/);
+  });
+
+  it('dream --tune: measures the shapes of the run and saves them; the next run finds them stored', { timeout: SLOW }, async () => {
+    const saved = process.env.DALLE2_TUNING_DIR;
+    process.env.DALLE2_TUNING_DIR = join(dir, 'tuning');
+    try {
+      const args = ['dream', 'a red circle', '--steps', '1', '--output-path', 'tuned', '--tune'];
+      const first = io(dir);
+      expect(await runCli(args, first)).toBe(0);
+      expect(first.stderrText()).toMatch(/tuning: measured [1-9]\d* shapes in \d+ s, \d+ now use another kernel; saved to .*tuning/);
+      expect((await readdir(join(dir, 'tuning'))).filter((f) => f.endsWith('.json'))).toHaveLength(1);
+      const second = io(dir);
+      expect(await runCli(args, second)).toBe(0);
+      expect(second.stderrText()).toContain('tuning: every shape of this run already has a stored choice');
+    } finally {
+      if (saved === undefined) delete process.env.DALLE2_TUNING_DIR;
+      else process.env.DALLE2_TUNING_DIR = saved;
+    }
   });
 
   it('dream: writes PNGs named after the prompts', { timeout: SLOW }, async () => {

@@ -30,6 +30,8 @@ options (all commands):
   --batch-size <n>        most samples run at once
   --verbose, -v           print what each stage does
   --quiet, -q             no progress bars or summary lines
+  --tune                  afterwards, measure kernel choices for the shapes this run used and save them
+                          for this GPU (later runs pick them up; see bench/README.md, "tune")
 dream:
   --prompt-file <f>       prompts from a .txt (one per line) or .json (list of strings, or
                           {"prompts": [...]}, or {"samples": [{"prompt": ...}]}) file
@@ -55,6 +57,7 @@ export interface CliOptions {
   texts: string[];
   verbose: boolean;
   quiet: boolean;
+  tune: boolean;
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -94,6 +97,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         text: { type: 'string', multiple: true },
         verbose: { type: 'boolean', short: 'v' },
         quiet: { type: 'boolean', short: 'q' },
+        tune: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -129,5 +133,6 @@ export function parseCli(argv: readonly string[]): CliOptions {
     texts: values.text ?? [],
     verbose: values.verbose ?? false,
     quiet: values.quiet ?? false,
+    tune: values.tune ?? false,
   };
 }

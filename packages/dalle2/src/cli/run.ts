@@ -2,7 +2,7 @@
 // `test` (load and report). Returns the exit code: 0 done, 1 failed, 2 usage error.
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
-import { DEFAULT_MODEL_CONFIG, generate } from '../generate.js';
+import { DEFAULT_MODEL_CONFIG, generate, tuneAfterRun } from '../generate.js';
 import { centerCropToSquare, decodeImage, encodePng, isImageFileName, maskFromImage, type RgbImage } from '../image/index.js';
 import { DalleModelManager, formatReport } from '../manager/index.js';
 import { BasicInpainting, ImageVariation, type DecodedImage } from '../scripts/index.js';
@@ -141,6 +141,7 @@ async function dream(ctx: Ctx): Promise<number> {
     const dir = outputDir(ctx, './output/basic/');
     await writePngs(ctx, dir, images.map((im) => ({ stem: promptFileStem(im.prompt), index: im.sampleIndex, png: im.png })));
     if (!o.quiet) ctx.err(`${images.length} image(s) in ${((Date.now() - t0) / 1000).toFixed(1)} s; GPU memory ${manager.rt.memoryLine()}`);
+    if (o.tune) await tuneAfterRun(manager.rt, ctx.err);
     return 0;
   } finally {
     await manager.dispose();
@@ -190,6 +191,7 @@ async function variation(ctx: Ctx): Promise<number> {
     const results = await script.run(images, { text, condScale: condScaleOption(o), sampleCount: o.samples, batchSize: o.batchSize, timesteps: steps });
     const stems = files.map((f) => promptFileStem(basename(f, extname(f))));
     await writePngs(ctx, outputDir(ctx, './output/variations/'), await decodedPngs(results, stems));
+    if (o.tune) await tuneAfterRun(manager.rt, ctx.err);
     return 0;
   } finally {
     await manager.dispose();
@@ -227,6 +229,7 @@ async function inpaint(ctx: Ctx): Promise<number> {
     });
     const stems = imagePaths.map((f) => promptFileStem(basename(f, extname(f))));
     await writePngs(ctx, outputDir(ctx, './output/inpaint/'), await decodedPngs(results, stems));
+    if (o.tune) await tuneAfterRun(manager.rt, ctx.err);
     return 0;
   } finally {
     await manager.dispose();
