@@ -10,7 +10,7 @@
 // p.pointwise (1x1, stride 1, no padding): X_im2col is X itself (plain GEMM, only the pixel guard).
 // Bias, pointwise and the fused activation are uniforms (workgroup-uniform branches), so one pipeline
 // per dtype and tile serves every conv.
-//!include lib_activations
+//!include lib_activation_codes
 
 struct Params {
   cin: u32, h: u32, w: u32, hw: u32,
@@ -19,7 +19,7 @@ struct Params {
   sh: u32, sw: u32, pad_t: u32, pad_l: u32,
   dh: u32, dw: u32, kh: u32, tiles_p: u32,
   tiles_m: u32, total: u32, step_kw: u32, step_kh: u32,  // BK = (step_ci*kH + step_kh)*kW + step_kw
-  step_c: u32, has_bias: u32, pointwise: u32, act: u32,  // step_c = step_ci * H * W; act: see activate()
+  step_c: u32, has_bias: u32, pointwise: u32, act: u32,  // step_c = step_ci * H * W; act: see activate_code()
 }
 
 @group(0) @binding(0) var<storage, read> x: array<{{T}}>;
@@ -63,20 +63,6 @@ fn kpos_next(s: KPos) -> KPos {
   if (kw >= p.kw) { kw -= p.kw; kh += 1u; }
   if (kh >= p.kh) { kh -= p.kh; c += p.hw; }
   return KPos(s.k + BK, kw, kh, c);
-}
-
-// Fused activation after the bias; codes match ACT_CODES in ops/conv2d.ts.
-fn activate(v: f32) -> f32 {
-  switch (p.act) {
-    case 1u: { return act_relu(v); }
-    case 2u: { return act_silu(v); }
-    case 3u: { return act_gelu(v); }
-    case 4u: { return act_gelu_tanh(v); }
-    case 5u: { return act_quick_gelu(v); }
-    case 6u: { return act_sigmoid(v); }
-    case 7u: { return act_tanh(v); }
-    default: { return v; }
-  }
 }
 
 // One k of the register block: TM/4 + TN/4 vec4 reads of workgroup memory, TM*TN FMAs.
@@ -164,7 +150,7 @@ fn store_tile(acc: ptr<function, array<vec4<f32>, TM * TN / 4u>>, t: Tile, tm_i:
         let v = (*acc)[(iq * 4u + c) * (TN / 4u) + jq];
         let p0 = t.tp * BN + (jq * WGN + tn_i) * 4u;
         for (var e = 0u; e < 4u; e++) {
-          if (p0 + e < p.npix) { y[y_base + m * p.npix + p0 + e] = {{T}}(activate(v[e] + bv)); }
+          if (p0 + e < p.npix) { y[y_base + m * p.npix + p0 + e] = {{T}}(activate_code(p.act, v[e] + bv)); }
         }
       }
     }

@@ -14,7 +14,8 @@
 // Bindings: 0 x [N, Cin, H, W], 1 weight [Cout, Cin/groups, kH, kW], 2 bias [Cout] (the weight when
 // has_bias = 0), 3 y [N, Cout, Ho, Wo], 4 uniform Params.
 enable subgroups;
-//!include lib_activations
+//!include lib_activation_codes
+//!include lib_subgroup_gemm
 
 struct Params {
   cin: u32, h: u32, w: u32, hw: u32,
@@ -37,20 +38,6 @@ const G = {{G}}u;
 const KS = {{KS}}u;
 const POINTWISE = {{POINTWISE}};
 
-// Fused activation after the bias; codes match ACT_CODES in ops/conv2d.ts.
-fn activate(v: f32) -> f32 {
-  switch (p.act) {
-    case 1u: { return act_relu(v); }
-    case 2u: { return act_silu(v); }
-    case 3u: { return act_gelu(v); }
-    case 4u: { return act_gelu_tanh(v); }
-    case 5u: { return act_quick_gelu(v); }
-    case 6u: { return act_sigmoid(v); }
-    case 7u: { return act_tanh(v); }
-    default: { return v; }
-  }
-}
-
 // W as KS x 4 values: rows of 4 channels (offsets wrow, in elements), k0 .. k0+KS-1 along each row.
 fn load_w(wrow: vec4<u32>, k0: u32) -> array<vec4<f32>, KS> {
   var r: array<vec4<f32>, KS>;
@@ -60,18 +47,6 @@ fn load_w(wrow: vec4<u32>, k0: u32) -> array<vec4<f32>, KS> {
     for (var kk = 0u; kk < KS; kk++) { r[kk][j] = v[kk]; }
   }
   return r;
-}
-
-// k-slice kk of the register block: each lane's pixel values reach every lane by subgroupShuffle and
-// meet this lane's 4*G channel weights.
-fn accumulate(acc: ptr<function, array<array<vec4<f32>, G>, RA * SG>>, av: array<vec4<f32>, RA>,
-              bv: array<array<vec4<f32>, KS>, G>, kk: u32) {
-  for (var i = 0u; i < RA; i++) {
-    for (var r = 0u; r < SG; r++) {
-      let a = vec4<f32>(subgroupShuffle(av[i][kk], r));
-      for (var gg = 0u; gg < G; gg++) { (*acc)[i * SG + r][gg] = fma(a, bv[gg][kk], (*acc)[i * SG + r][gg]); }
-    }
-  }
 }
 
 // One output pixel row of the GEMM as this lane sees it: where its input window starts.
@@ -136,15 +111,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     }
     var bv: array<array<vec4<f32>, KS>, G>;
     for (var gg = 0u; gg < G; gg++) { bv[gg] = load_w(wrow[gg], k0); }
-    // One call per k with a literal index: after inlining every array index is a constant, so the
-    // accumulators stay in registers however large the unrolled block (a loop over k would be left rolled
-    // by the driver's unroll limit and index arrays dynamically, e.g. lavapipe's per-lane gathers).
-    accumulate(&acc, av, bv, 0u);
-    if (KS == 4u) {
-      accumulate(&acc, av, bv, 1u);
-      accumulate(&acc, av, bv, 2u);
-      accumulate(&acc, av, bv, 3u);
-    }
+    accumulate_step(&acc, av, bv);
   }
   // Pixel m0 + i of the tile, this lane's 4 channels per column group: bias, activation, guarded stores.
   for (var i = 0u; i < RA * SG; i++) {
@@ -158,7 +125,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
         if (co < p.mg) {
           var v = acc[i][gg][j];
           if (p.has_bias != 0u) { v += f32(bias[g * p.mg + co]); }
-          y[yb + co * p.npix] = {{T}}(activate(v));
+          y[yb + co * p.npix] = {{T}}(activate_code(p.act, v));
         }
       }
     }

@@ -5,6 +5,7 @@
 // needs a fixed subgroup size equal to SG (the op checks). Loaders are picked by the LOAD_A/LOAD_B defines.
 enable subgroups;
 //!include matmul_common
+//!include lib_subgroup_gemm
 
 const SG = {{SG}}u;
 const RA = {{RA}}u;
@@ -56,17 +57,6 @@ fn load_b_t(off: u32, n: u32, k0: u32) -> array<vec4<f32>, KS> {
   return r;
 }
 
-// k-slice kk of the register block: A values reach every lane by subgroupShuffle.
-fn accumulate(acc: ptr<function, array<array<vec4<f32>, G>, RA * SG>>, av: array<vec4<f32>, RA>,
-              bv: array<array<vec4<f32>, KS>, G>, kk: u32) {
-  for (var i = 0u; i < RA; i++) {
-    for (var r = 0u; r < SG; r++) {
-      let x = vec4<f32>(subgroupShuffle(av[i][kk], r));
-      for (var g = 0u; g < G; g++) { (*acc)[i * SG + r][g] = fma(x, bv[g][kk], (*acc)[i * SG + r][g]); }
-    }
-  }
-}
-
 @compute @workgroup_size(SG)
 fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: vec3u,
         @builtin(num_workgroups) nwg: vec3u) {
@@ -83,14 +73,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     for (var i = 0u; i < RA; i++) { av[i] = {{LOAD_A}}(offs.x, rows[i], k0); }
     var bv: array<array<vec4<f32>, KS>, G>;
     for (var g = 0u; g < G; g++) { bv[g] = {{LOAD_B}}(offs.y, n0 + (g * SG + lane) * 4u, k0); }
-    // One call per k with a literal index, so every array index is a constant after inlining (a rolled
-    // loop over k would index the register arrays dynamically: per-lane gathers on lavapipe).
-    accumulate(&acc, av, bv, 0u);
-    if (KS == 4u) {
-      accumulate(&acc, av, bv, 1u);
-      accumulate(&acc, av, bv, 2u);
-      accumulate(&acc, av, bv, 3u);
-    }
+    accumulate_step(&acc, av, bv);
   }
   for (var i = 0u; i < RA * SG; i++) {
     let m = m0 + i;

@@ -13,7 +13,7 @@ import type { DType } from '../dtype.js';
 /** Activations the conv kernel can apply after the bias (lib_activations names). */
 export type Conv2dActivation = 'none' | 'relu' | 'silu' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'sigmoid' | 'tanh';
 
-/** Activation codes of `activate()` in kernels/conv2d.wgsl and conv2d_sg.wgsl. */
+/** Activation codes of `activate_code()` in kernels/lib_activation_codes.wgsl (the conv kernels). */
 const ACT_CODES: Record<Conv2dActivation, number> = {
   none: 0, relu: 1, silu: 2, gelu: 3, gelu_tanh: 4, quick_gelu: 5, sigmoid: 6, tanh: 7,
 };
