@@ -17,10 +17,10 @@ fn act_erf(x: f32) -> f32 {
 }
 
 fn act_sigmoid(x: f32) -> f32 {
-  // Split by sign so exp never overflows.
-  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
-  let e = exp(x);
-  return e / (1.0 + e);
+  // Split by sign so exp never overflows: 1 / (1 + exp(-x)) for x >= 0, exp(x) / (1 + exp(x)) below.
+  // Branch-free (one exp): SIMD drivers that run both sides of a divergent branch pay for one.
+  let e = exp(-abs(x));
+  return select(e, 1.0, x >= 0.0) / (1.0 + e);
 }
 
 fn act_gelu(x: f32) -> f32 { return 0.5 * x * (1.0 + act_erf(x * 0.7071067811865476)); }

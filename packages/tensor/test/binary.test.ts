@@ -73,6 +73,41 @@ describe('binary ops vs CPU reference', async () => {
     }
   }
 
+  it('every layout (scalar fallback, GPU and CPU vec4 layouts) on vector-friendly and odd broadcasts', async () => {
+    const pairs: [number[], number[]][] = [
+      [[1030], [1030]], // contiguous, tail vector
+      [[5, 12], [12]], // row broadcast
+      [[3, 1, 8], [4, 1]], // both sides broadcast: a vectors, b splatted per row
+      [[2, 3, 4, 8], [3, 1, 1]], // per-channel bias
+      [[2, 5, 16], [2, 1, 16]],
+      [[2, 7, 36], [7, 36]],
+      [[3, 40], [1]], // scalar-shaped operand on a single dim
+      [[37], [37, 1]], // [37, 37]: inner dim 37 is not a multiple of 4 (scalar fallback)
+      [[4, 6], [4, 1]],
+      [[9, 260], [9, 260]],
+    ];
+    const layouts = ['scalar', { wg: 256, v: 1 }, { wg: 8, v: 64 }, { wg: 8, v: 3 }] as const;
+    for (const [k, [sa, sb]] of pairs.entries()) {
+      for (const layout of layouts) {
+        const name = `[${sa}] x [${sb}] ${JSON.stringify(layout)}`;
+        for (const dtype of dtypes) {
+          for (const op of ['add', 'div', 'max'] as const) {
+            const [da, db] = operands(op, sa, sb, 100 + k);
+            const ref = binaryRef(op, da, sa, db, sb, dtype);
+            const out = binary(op, Tensor.from(rt, da, sa, dtype), Tensor.from(rt, db, sb, dtype), { layout });
+            expect(out.shape, name).toEqual(ref.shape);
+            expectClose(await out.toFloat32(), ref.data, tolFor(op, dtype), `${op} ${dtype} ${name}`);
+          }
+        }
+        for (const [x, y] of [[sa, sb], [sb, sa]]) {
+          const [dx, dy] = [randInt(numelOf(x), k + 7, -1000, 1000), randInt(numelOf(y), k + 8, -1000, 1000)];
+          const out = binary('sub', Tensor.from(rt, dx, x, 'i32'), Tensor.from(rt, dy, y, 'i32'), { layout });
+          expect(Array.from(await out.read()), `i32 sub [${x}] x [${y}] ${JSON.stringify(layout)}`).toEqual(Array.from(binaryRef('sub', dx, x, dy, y, 'i32').data));
+        }
+      }
+    }
+  });
+
   it('i32 add/sub/mul/max/min with broadcasting and wrap-around', async () => {
     for (const op of INT_OPS) {
       for (const [k, [sa, sb]] of PAIRS.slice(0, 10).entries()) {

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Tensor } from '../src/tensor.js';
-import { groupNorm, layerNorm, chanLayerNorm } from '../src/ops/norm.js';
+import { groupNorm, layerNorm, chanLayerNorm, type NormVariant } from '../src/ops/norm.js';
+import { fixedSubgroupSize } from '../src/ops/util.js';
 import { groupNormRef, layerNormRef, chanLayerNormRef } from '../src/cpu/norm.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/safetensors/halfFloat.js';
 import { testRuntime, randn, expectClose, type Tol } from './helpers.js';
@@ -17,9 +18,11 @@ const largeMean = (n: number, seed: number) => randn(n, seed, 0.01).map((v) => v
 
 // One runtime for the whole file (helpers destroy it in the afterAll of the scope that created it).
 const rt = await testRuntime();
+/** The subgroup kernels run (forced) where the adapter has a fixed subgroup size. */
+const hasSg = fixedSubgroupSize(rt) !== undefined;
 
 describe('groupNorm vs CPU reference', async () => {
-  async function check(shape: number[], groups: number, o: { w?: boolean; b?: boolean; silu?: boolean; seed?: number; data?: Float32Array; f16?: boolean; tol?: Tol } = {}) {
+  async function check(shape: number[], groups: number, o: { w?: boolean; b?: boolean; silu?: boolean; seed?: number; data?: Float32Array; f16?: boolean; tol?: Tol; variant?: NormVariant } = {}) {
     const c = shape[1];
     const seed = o.seed ?? 1;
     const dtype = o.f16 ? 'f16' : 'f32';
@@ -33,11 +36,11 @@ describe('groupNorm vs CPU reference', async () => {
       groups,
       w && Tensor.from(rt, w, [c], dtype),
       b && Tensor.from(rt, b, [c], dtype),
-      { act },
+      { act, variant: o.variant },
     );
     expect(y.shape).toEqual(shape);
     expect(y.dtype).toBe(dtype);
-    const label = `groupNorm ${dtype} ${shape} G=${groups} w=${!!w} b=${!!b} ${act}`;
+    const label = `groupNorm ${dtype} ${shape} G=${groups} w=${!!w} b=${!!b} ${act} ${o.variant ?? 'default'}`;
     expectClose(await y.toFloat32(), groupNormRef(data, shape, groups, w, b, { act }), o.tol ?? (o.f16 ? F16 : F32), label);
   }
 
@@ -71,6 +74,27 @@ describe('groupNorm vs CPU reference', async () => {
     await check([1, 64, 33, 33], 32, { w: true, b: true, silu: true, f16: true, seed: 11 });
   });
 
+  it('both variants forced on odd shapes with spatial % 4 == 0 (several chunks, many channels per chunk)', async () => {
+    const variants: NormVariant[] = hasSg ? ['portable', 'subgroup'] : ['portable'];
+    for (const variant of variants) {
+      await check([2, 6, 5, 4], 3, { w: true, b: true, silu: true, seed: 31, variant });
+      await check([3, 10, 4], 5, { w: true, seed: 32, variant }); // 1-D spatial, 2 channels per group
+      await check([1, 3, 2, 2], 3, { b: true, seed: 33, variant }); // one vector per group
+      await check([1, 99, 16, 20], 3, { w: true, b: true, silu: true, seed: 34, variant }); // 33 channels of 80 vectors: 2 chunks, split mid-channel
+      await check([2, 4, 96, 100], 2, { w: true, b: true, seed: 35, variant }); // 4800-vector slices: 3 chunks, ends inside channels
+      await check([1, 2, 480, 640], 1, { seed: 36, variant });
+      await check([2, 8, 32, 33], 4, { w: true, b: true, data: largeMean(2 * 8 * 32 * 33, 37), variant });
+      if (rt.hasF16) {
+        await check([1, 64, 12, 12], 32, { w: true, b: true, silu: true, f16: true, seed: 38, variant });
+        const data = roundF16(randn(2 * 6 * 8, 39));
+        const w = randn(6, 40);
+        const y = groupNorm(Tensor.from(rt, data, [2, 6, 8], 'f16'), 2, Tensor.from(rt, w, [6]), null, { variant });
+        expectClose(await y.toFloat32(), groupNormRef(data, [2, 6, 8], 2, w), F16, `f16 x, f32 weight ${variant}`);
+      }
+    }
+    if (hasSg) expect(() => groupNorm(Tensor.from(rt, randn(2 * 6 * 5, 1), [2, 6, 5]), 3, null, null, { variant: 'subgroup' })).toThrow(/groupNorm: the subgroup variant needs 4-vector rows/);
+  });
+
   it('mixed dtypes: f16 input with f32 affine', async () => {
     if (!rt.hasF16) return;
     const data = roundF16(randn(2 * 6 * 9, 3));
@@ -90,7 +114,7 @@ describe('groupNorm vs CPU reference', async () => {
 });
 
 describe('layerNorm vs CPU reference', async () => {
-  async function check(shape: number[], o: { w?: boolean; b?: boolean; stable?: boolean; data?: Float32Array; f16?: boolean; seed?: number; tol?: Tol } = {}) {
+  async function check(shape: number[], o: { w?: boolean; b?: boolean; stable?: boolean; data?: Float32Array; f16?: boolean; seed?: number; tol?: Tol; variant?: NormVariant } = {}) {
     const d = shape[shape.length - 1];
     const seed = o.seed ?? 21;
     const dtype = o.f16 ? 'f16' : 'f32';
@@ -98,9 +122,9 @@ describe('layerNorm vs CPU reference', async () => {
     const data = round(o.data ?? randn(numel(shape), seed, 3).map((v) => v + 1));
     const w = o.w ? round(randn(d, seed + 1, 1.5)) : undefined;
     const b = o.b ? round(randn(d, seed + 2)) : undefined;
-    const opts = { stable: !!o.stable };
+    const opts = { stable: !!o.stable, variant: o.variant };
     const y = layerNorm(Tensor.from(rt, data, shape, dtype), w && Tensor.from(rt, w, [d], dtype), b && Tensor.from(rt, b, [d], dtype), opts);
-    const label = `layerNorm ${dtype} ${shape} w=${!!w} b=${!!b} stable=${opts.stable}`;
+    const label = `layerNorm ${dtype} ${shape} w=${!!w} b=${!!b} stable=${opts.stable} ${o.variant ?? 'default'}`;
     expectClose(await y.toFloat32(), layerNormRef(data, shape, w, b, opts), o.tol ?? (o.f16 ? F16 : F32), label);
   }
 
@@ -133,6 +157,29 @@ describe('layerNorm vs CPU reference', async () => {
     if (!rt.hasF16) return;
     await check([3, 257], { w: true, b: true, f16: true });
     await check([4, 77], { w: true, stable: true, f16: true });
+  });
+
+  it('both variants forced on odd row counts with d % 4 == 0 (rows per workgroup, lanes past the row end)', async () => {
+    const variants: NormVariant[] = hasSg ? ['portable', 'subgroup'] : ['portable'];
+    for (const variant of variants) {
+      for (const shape of [[3, 4], [5, 12], [2, 7, 36], [97, 320], [3, 1028], [2, 8192]]) await check(shape, { w: true, b: true, seed: 41, variant });
+      await check([13, 64], { w: true, variant });
+      await check([2, 3, 300], { variant });
+      await check([5, 36], { w: true, stable: true, variant });
+      await check([3, 516], { w: true, b: true, stable: true, variant });
+      await check([4, 20], { w: true, stable: true, data: randn(4 * 20, 42).map((v) => -Math.abs(v) - 0.5), variant });
+      await check([8, 516], { w: true, b: true, data: largeMean(8 * 516, 43), variant });
+      await check([8, 516], { stable: true, data: largeMean(8 * 516, 44), tol: { atol: 1e-4, rtol: 3e-6 }, variant });
+      if (rt.hasF16) {
+        await check([3, 260], { w: true, b: true, f16: true, variant });
+        await check([4, 76], { w: true, stable: true, f16: true, variant });
+        const data = roundF16(randn(5 * 12, 45));
+        const w = randn(12, 46);
+        const y = layerNorm(Tensor.from(rt, data, [5, 12], 'f16'), Tensor.from(rt, w, [12]), null, { variant });
+        expectClose(await y.toFloat32(), layerNormRef(data, [5, 12], w), F16, `f16 x, f32 weight ${variant}`);
+      }
+    }
+    if (hasSg) expect(() => layerNorm(Tensor.from(rt, randn(14, 1), [2, 7]), null, null, { variant: 'subgroup' })).toThrow(/layerNorm: the subgroup variant needs 4-vector rows/);
   });
 
   it('rejects bad weight shapes', () => {

@@ -63,6 +63,30 @@ describe('unary ops vs CPU reference (f32)', async () => {
     }
   });
 
+  it('every layout (scalar fallback, GPU and CPU vec4 layouts) on odd sizes and a multi-workgroup size', async () => {
+    const layouts = ['scalar', { wg: 256, v: 1 }, { wg: 8, v: 64 }, { wg: 8, v: 3 }] as const;
+    for (const [si, n] of [1, 3, 6, 77, 1031, 40_001].entries()) {
+      const data = randn(n, 40 + si, 3);
+      for (const op of ['gelu', 'silu', 'affine'] as const) {
+        const want = cpu.unaryRef(op, data, 1.5, -0.25);
+        for (const layout of layouts) {
+          const x = Tensor.from(rt, data, [n]);
+          const y = unary(op, x, 1.5, -0.25, { layout });
+          expectClose(await y.read(), want, TOL, `${op} [${n}] ${JSON.stringify(layout)}`);
+          x.dispose();
+          y.dispose();
+        }
+      }
+      if (rt.hasF16) {
+        const half = f16BitsToF32(f32ToF16Bits(data));
+        for (const layout of layouts) {
+          const y = unary('silu', Tensor.from(rt, half, [n], 'f16'), 0, 0, { layout });
+          expectClose(await y.toFloat32(), cpu.unaryRef('silu', half), { atol: 1e-6, rtol: 2 ** -10 }, `f16 silu [${n}] ${JSON.stringify(layout)}`);
+        }
+      }
+    }
+  });
+
   it('rejects integer inputs', () => {
     expect(() => unary('exp', Tensor.from(rt, [1, 2], [2], 'i32'))).toThrow(/exp: input dtype i32 not supported/);
   });

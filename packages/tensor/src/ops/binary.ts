@@ -5,6 +5,8 @@ import { Tensor } from '../tensor.js';
 import type { DType } from '../dtype.js';
 import { broadcastShapes, broadcastStrides, shapeStr, type Shape } from '../shape.js';
 import { Uniforms, grid1d, expectDtype, expectSameDtype, expectMaxRank, sameRuntime, MAX_RANK } from './util.js';
+import type { Binding } from '../runtime.js';
+import { vec4Binding, elementwiseLayout, type VecLayout } from './vec.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'max' | 'min';
 /** Binary ops with a scalar right operand; `rsub` is s - a. */
@@ -105,14 +107,69 @@ export function layoutUniforms(u: Uniforms, layout: BroadcastLayout): Uniforms {
   return u;
 }
 
+export interface BinaryOptions {
+  /** Force the scalar kernel (tests) or a vec4 layout; default: vec4 (where the layout allows) with elementwiseLayout(rt). */
+  layout?: VecLayout | 'scalar';
+}
+
+/**
+ * Bindings and load expressions of kernels/binary_vec4.wgsl for a collapsed layout, or undefined when it
+ * does not vectorise: each operand's innermost stride must be 1 (read as vectors: then every stride a
+ * multiple of 4) or 0 (broadcast scalar), and the innermost dim a multiple of 4 unless it is the only dim.
+ */
+function vec4Plan(layout: BroadcastLayout, ops: Tensor[], out: Tensor) {
+  const rank = layout.shape.length;
+  if (rank === 0) return undefined;
+  const inner = layout.shape[rank - 1];
+  if (rank > 1 && inner % 4 !== 0) return undefined;
+  const outB = vec4Binding(out);
+  if (!outB) return undefined;
+  const operands: { binding: Binding; type: string; load: string }[] = [];
+  for (const [k, t] of ops.entries()) {
+    const s = layout.strides[k];
+    const name = k === 0 ? 'a_in[ia' : 'b_in[ib';
+    const C = computeType(t.dtype);
+    if (s[rank - 1] === 0) {
+      operands.push({ binding: t.binding(), type: t.dtype, load: `vec4<${C}>(${C}(${name}]))` });
+    } else if (s[rank - 1] === 1 && s.slice(0, -1).every((v) => v % 4 === 0)) {
+      const b = vec4Binding(t);
+      if (!b) return undefined;
+      operands.push({ binding: b, type: `vec4<${t.dtype}>`, load: `vec4<${C}>(${name} / 4u + j])` });
+    } else return undefined;
+  }
+  return { out: outB, operands, inner4: Math.ceil(inner / 4) };
+}
+
 /** a (op) b elementwise with broadcasting; a and b must share a dtype. */
-export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+export function binary(op: BinaryOp, a: Tensor, b: Tensor, opts: BinaryOptions = {}): Tensor {
   const rt = sameRuntime(op, a, b);
   expectSameDtype(op, a, b);
   const expr = exprFor(op, a.dtype);
   const layout = broadcastLayout(op, [a.shape, b.shape]);
   const out = Tensor.empty(rt, layout.outShape, a.dtype);
   const n = out.size;
+  if (n === 0) return out;
+  const forced = opts.layout === 'scalar' ? undefined : opts.layout;
+  const plan = opts.layout === 'scalar' ? undefined : vec4Plan(layout, [a, b], out);
+  if (plan) {
+    const { wg, v } = forced ?? elementwiseLayout(rt);
+    const rank = layout.shape.length;
+    const rows = n / layout.shape[rank - 1];
+    const runsPerRow = Math.ceil(plan.inner4 / v);
+    const runs = rows * runsPerRow;
+    rt.run({
+      kernel: 'binary_vec4',
+      defines: {
+        T: a.dtype, C: computeType(a.dtype), EXPR: expr, WG: wg, V: v, RANK: rank, R4: MAX_RANK / 4,
+        TA: plan.operands[0].type, TB: plan.operands[1].type, LOAD_A: plan.operands[0].load, LOAD_B: plan.operands[1].load,
+      },
+      inputs: plan.operands.map((o) => o.binding),
+      outputs: [plan.out],
+      uniforms: layoutUniforms(new Uniforms().u32(runs, runsPerRow, plan.inner4, 0), layout).build(),
+      workgroups: grid1d(rt, runs, wg),
+    });
+    return out;
+  }
   rt.run({
     kernel: 'binary',
     defines: { T: a.dtype, C: computeType(a.dtype), EXPR: expr, BCAST: !layout.contiguous, R4: MAX_RANK / 4 },

@@ -1,6 +1,10 @@
-// Elementwise unary ops: one kernel (kernels/unary.wgsl) specialised by expression. Math runs in f32.
+// Elementwise unary ops: one kernel (kernels/unary.wgsl) specialised by expression, math in f32. Its
+// vec4 entry points read and write 4-vectors (several per invocation on CPU drivers, where each memory
+// instruction is a per-lane loop); `main` (one element per invocation) is the fallback for bindings
+// that cannot be widened to whole vectors.
 import { Tensor } from '../tensor.js';
 import { Uniforms, grid1d, expectDtype } from './util.js';
+import { vec4Binding, elementwiseLayout, type VecLayout } from './vec.js';
 
 export type UnaryOp =
   | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sigmoid' | 'silu' | 'gelu' | 'gelu_tanh'
@@ -27,10 +31,33 @@ const EXPR: Record<UnaryOp, string> = {
   affine: 'x * p.a + p.b',
 };
 
-export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0): Tensor {
+export interface UnaryOptions {
+  /** Force the scalar kernel (tests) or a vec4 layout; default: vec4 with elementwiseLayout(rt). */
+  layout?: VecLayout | 'scalar';
+}
+
+export function unary(op: UnaryOp, x: Tensor, a = 0, b = 0, opts: UnaryOptions = {}): Tensor {
   expectDtype(op, x, ['f32', 'f16']);
   const rt = x.rt;
   const y = Tensor.empty(rt, x.shape, x.dtype);
+  if (y.size === 0) return y;
+  const xv = vec4Binding(x);
+  const yv = vec4Binding(y);
+  if (opts.layout !== 'scalar' && xv && yv) {
+    const { wg, v } = opts.layout ?? elementwiseLayout(rt);
+    if (wg !== 8 && wg !== 256) throw new Error(`${op}: vec4 layouts have 8 or 256 invocations per workgroup, not ${wg}`);
+    const n4 = Math.ceil(x.size / 4);
+    rt.run({
+      kernel: 'unary',
+      entryPoint: `main_vec4_${wg}`,
+      defines: { T: x.dtype, EXPR: EXPR[op] },
+      inputs: [xv],
+      outputs: [yv],
+      uniforms: new Uniforms().u32(n4).f32(a, b).u32(v).build(),
+      workgroups: grid1d(rt, Math.ceil(n4 / v), wg),
+    });
+    return y;
+  }
   rt.run({
     kernel: 'unary',
     defines: { T: x.dtype, EXPR: EXPR[op] },

@@ -1,0 +1,56 @@
+// LayerNorm over the last dim, subgroup variant for CPU drivers (see layer_norm.wgsl for the portable
+// one): one workgroup = one subgroup of SG lanes normalises ROWS consecutive rows one after the other
+// (a few KB per workgroup), each row read as 4-vectors (the op requires d % 4 == 0). Per-lane Welford
+// over values shifted by the row's first element, combined by subgroupAdd, then normalise.
+// STABLE: DALLE2-pytorch's stable LayerNorm divides the row by its max (amax) before normalising.
+enable subgroups;
+//!include lib_welford_sg
+
+struct Params { rows: u32, d4: u32, rows_per_wg: u32, eps: f32 }
+
+@group(0) @binding(0) var<storage, read> x_in: array<vec4<{{T}}>>;
+@group(0) @binding(1) var<storage, read> w_in: array<vec4<{{TW}}>>;
+@group(0) @binding(2) var<storage, read> b_in: array<vec4<{{TW}}>>;
+@group(0) @binding(3) var<storage, read_write> y_out: array<vec4<{{T}}>>;
+@group(0) @binding(4) var<uniform> p: Params;
+
+const SG = {{SG}}u;
+const HAS_W: bool = {{HAS_W}};
+const HAS_B: bool = {{HAS_B}};
+const STABLE: bool = {{STABLE}};
+const LOWEST = -0x1.fffffep+127f; // -FLT_MAX
+
+fn load(i: u32, amax: f32) -> vec4<f32> {
+  let v = vec4<f32>(x_in[i]);
+  if (STABLE) { return v / amax; }
+  return v;
+}
+
+@compute @workgroup_size(SG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(subgroup_invocation_id) lane: u32) {
+  let r0 = (wid.x + wid.y * nwg.x) * p.rows_per_wg;
+  let r1 = min(r0 + p.rows_per_wg, p.rows);
+  for (var row = r0; row < r1; row++) {
+    let base = row * p.d4;
+    let end = base + p.d4;
+    var amax = 1.0;
+    if (STABLE) {
+      var m = vec4<f32>(LOWEST);
+      for (var i = base + lane; i < end; i += SG) { m = max(m, vec4<f32>(x_in[i])); }
+      amax = subgroupMax(max(max(m.x, m.y), max(m.z, m.w)));
+    }
+    let shift = load(base, amax).x;
+    var acc = WelfordV4(0.0, vec4<f32>(0.0), vec4<f32>(0.0));
+    for (var i = base + lane; i < end; i += SG) { wv4_push(&acc, load(i, amax) - shift); }
+    let tot = welford_subgroup_total(wv4_collapse(acc));
+    let mean = tot.y;
+    let rstd = 1.0 / sqrt(tot.z / tot.x + p.eps);
+    for (var j = lane; j < p.d4; j += SG) {
+      var v = (load(base + j, amax) - shift - mean) * rstd;
+      if (HAS_W) { v = v * vec4<f32>(w_in[j]); }
+      if (HAS_B) { v = v + vec4<f32>(b_in[j]); }
+      y_out[base + j] = vec4<{{T}}>(v);
+    }
+  }
+}
