@@ -6,18 +6,7 @@
 enable subgroups;
 //!include lib_welford_sg
 
-struct Params { rows: u32, d4: u32, rows_per_wg: u32, eps: f32 }
-
-@group(0) @binding(0) var<storage, read> x_in: array<vec4<{{T}}>>;
-@group(0) @binding(1) var<storage, read> w_in: array<vec4<{{TW}}>>;
-@group(0) @binding(2) var<storage, read> b_in: array<vec4<{{TW}}>>;
-@group(0) @binding(3) var<storage, read_write> y_out: array<vec4<{{T}}>>;
-@group(0) @binding(4) var<uniform> p: Params;
-
-const SG = {{SG}}u;
-const HAS_W: bool = {{HAS_W}};
-const HAS_B: bool = {{HAS_B}};
-const STABLE: bool = {{STABLE}};
+//!include lib_layer_norm_sg
 const LOWEST = -0x1.fffffep+127f; // -FLT_MAX
 
 fn load(i: u32, amax: f32) -> vec4<f32> {
