@@ -108,7 +108,7 @@ function elementwiseCases(): KernelCase[] {
 
 /** Every case of the suite, in table order. */
 export async function kernelCases(rt: Runtime): Promise<KernelCase[]> {
-  return [...matmulCases(matmulVariants(rt)), ...elementwiseCases(), ...nnCases(rand)];
+  return [...matmulCases(matmulVariants(rt)), ...elementwiseCases(), ...nnCases(rand, rt)];
 }
 
 export async function runCase(rt: Runtime, c: KernelCase, opts: BenchOptions): Promise<BenchRow> {

@@ -3,9 +3,9 @@
 import type { Runtime } from '../packages/tensor/src/runtime.js';
 import type { Tensor } from '../packages/tensor/src/tensor.js';
 import type { DType } from '../packages/tensor/src/dtype.js';
-import { conv2d } from '../packages/tensor/src/ops/conv2d.js';
+import { conv2d, conv2dVariants, type Conv2dVariant } from '../packages/tensor/src/ops/conv2d.js';
 import { groupNorm, layerNorm } from '../packages/tensor/src/ops/norm.js';
-import { attention } from '../packages/tensor/src/ops/attention.js';
+import { attention, attentionVariants, type AttentionVariant } from '../packages/tensor/src/ops/attention.js';
 import type { KernelCase } from './kernels.js';
 
 export type Rand = (rt: Runtime, shape: number[], dtype: DType, seed?: number) => Tensor;
@@ -13,15 +13,15 @@ export type Rand = (rt: Runtime, shape: number[], dtype: DType, seed?: number) =
 const bpe = (d: DType) => (d === 'f16' ? 2 : 4);
 const count = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-export function convCase(rand: Rand, b: number, c: number, hw: number, k: number, dtype: DType, quick = false): KernelCase {
+export function convCase(rand: Rand, b: number, c: number, hw: number, k: number, dtype: DType, quick = false, variant?: Conv2dVariant): KernelCase {
   const x = [b, c, hw, hw];
   const w = [c, c, k, k];
   return {
-    name: 'conv2d', shape: `[${x}] * [${w}] pad ${k >> 1}`, dtype, quick,
+    name: variant ? `conv2d[${variant}]` : 'conv2d', shape: `[${x}] * [${w}] pad ${k >> 1}`, dtype, quick,
     flops: 2 * b * c * hw * hw * c * k * k,
     bytes: bpe(dtype) * (2 * count(x) + count(w)),
     setup: (rt) => ({ x: rand(rt, x, dtype, 1), w: rand(rt, w, dtype, 2), bias: rand(rt, [c], dtype, 3) }),
-    run: ({ x: xt, w: wt, bias }) => conv2d(xt, wt, bias, { padding: k >> 1 }),
+    run: ({ x: xt, w: wt, bias }) => conv2d(xt, wt, bias, { padding: k >> 1, variant }),
   };
 }
 
@@ -41,18 +41,18 @@ export function layerNormCase(rand: Rand, rows: number, d: number, dtype: DType)
   };
 }
 
-export function attentionCase(rand: Rand, L: number, dtype: DType, quick = false): KernelCase {
+export function attentionCase(rand: Rand, L: number, dtype: DType, quick = false, variant?: AttentionVariant): KernelCase {
   const q = [1, 8, L, 64];
   return {
-    name: 'attention', shape: `[${q}] self`, dtype, quick,
+    name: variant ? `attention[${variant}]` : 'attention', shape: `[${q}] self`, dtype, quick,
     flops: 4 * 8 * L * L * 64,
     bytes: bpe(dtype) * 4 * count(q),
     setup: (rt) => ({ q: rand(rt, q, dtype, 1), k: rand(rt, q, dtype, 2), v: rand(rt, q, dtype, 3) }),
-    run: ({ q: qt, k, v }) => attention(qt, k, v),
+    run: ({ q: qt, k, v }) => attention(qt, k, v, { variant }),
   };
 }
 
-export function nnCases(rand: Rand): KernelCase[] {
+export function nnCases(rand: Rand, rt: Runtime): KernelCase[] {
   const cases: KernelCase[] = [];
   for (const dtype of ['f32', 'f16'] as const) {
     cases.push(convCase(rand, 1, 320, 32, 3, dtype, dtype === 'f32'));
@@ -64,5 +64,10 @@ export function nnCases(rand: Rand): KernelCase[] {
     cases.push(layerNormCase(rand, 2 * 64 * 64, 320, dtype), layerNormCase(rand, 77, 768, dtype));
     for (const L of [256, 1024, 4096]) cases.push(attentionCase(rand, L, dtype, dtype === 'f32' && L === 256));
   }
+  // The deep unet levels (8x8 positions, 1280 channels), and each kernel side by side (the default picks one
+  // per adapter).
+  cases.push(convCase(rand, 2, 1280, 8, 3, 'f32'));
+  for (const v of conv2dVariants(rt)) cases.push(convCase(rand, 1, 320, 32, 3, 'f32', false, v));
+  for (const v of attentionVariants(rt)) cases.push(attentionCase(rand, 1024, 'f32', false, v));
   return cases;
 }
