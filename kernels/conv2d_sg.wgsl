@@ -4,13 +4,13 @@
 // Rows of the GEMM are output pixels (batch folded in), columns are output channels. A tile is RA*SG
 // pixels x G*SG*4 channels: each lane gathers the im2col values of its RA pixels (k is uniform across
 // the subgroup, so the (ci, kh, kw) walk and its bounds are shared) and reads 4 channels' weight rows per
-// column group (contiguous along k: vec4 loads when KS = 4); pixel values reach the other lanes by
+// column group (contiguous along k: vec4 loads when kdim % 4 == 0); pixel values reach the other lanes by
 // subgroupShuffle, so every weight vector loaded feeds RA*SG pixels. Fast where loads are per lane and
 // shuffles are register moves (CPU drivers such as lavapipe). Bias and activation are fused.
 //
 // Defines: T (f32 | f16), SG (subgroup size, fixed; the op checks), RA (pixel groups per lane, >= 1),
-// G (channel groups per lane, >= 1), KS (4 when kdim % 4 == 0 and W is bound as vec4<T>, else 1),
-// WT (W's storage view: vec4<T> when KS = 4, else T), POINTWISE (true for 1x1 stride 1 unpadded convs).
+// G (channel groups per lane, >= 1), W_VEC (kdim % 4 == 0: W bound as vec4<T> and read as vectors),
+// WT (W's storage view: vec4<T> with W_VEC, else T). k advances by 4 per step (KS), zero past kdim.
 // Bindings: 0 x [N, Cin, H, W], 1 weight [Cout, Cin/groups, kH, kW], 2 bias [Cout] (the weight when
 // has_bias = 0), 3 y [N, Cout, Ho, Wo], 4 uniform Params.
 enable subgroups;
@@ -35,16 +35,24 @@ struct Params {
 const SG = {{SG}}u;
 const RA = {{RA}}u;
 const G = {{G}}u;
-const KS = {{KS}}u;
-const POINTWISE = {{POINTWISE}};
+const KS = 4u;
+const W_VEC = {{W_VEC}};
 
 // W as KS x 4 values: rows of 4 channels (offsets wrow, in elements), k0 .. k0+KS-1 along each row.
+// W_VEC: one vec4 load per row (kdim % 4 == 0, W bound as vec4<T>); else KS scalar loads, zero past kdim.
 fn load_w(wrow: vec4<u32>, k0: u32) -> array<vec4<f32>, KS> {
   var r: array<vec4<f32>, KS>;
   for (var j = 0u; j < 4u; j++) {
-    // vec4<T>(v) is the identity on a vector and splats a scalar, so this type-checks for either view.
-    let v = vec4<f32>(vec4<{{T}}>(wt[(wrow[j] + k0) / KS]));
-    for (var kk = 0u; kk < KS; kk++) { r[kk][j] = v[kk]; }
+    if (W_VEC) {
+      // vec4<T>(v) is the identity on a vector and splats a scalar, so this type-checks for either view.
+      let v = vec4<f32>(vec4<{{T}}>(wt[(wrow[j] + k0) / 4u]));
+      for (var kk = 0u; kk < KS; kk++) { r[kk][j] = v[kk]; }
+    } else {
+      for (var kk = 0u; kk < KS; kk++) {
+        let k = k0 + kk;
+        r[kk][j] = select(0.0, f32(vec4<{{T}}>(wt[wrow[j] + min(k, p.kdim - 1u)]).x), k < p.kdim);
+      }
+    }
   }
   return r;
 }
@@ -85,28 +93,23 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
   for (var k0 = 0u; k0 < p.kdim; k0 += KS) {
     var av: array<vec4<f32>, RA>;
     for (var kk = 0u; kk < KS; kk++) {
-      if (POINTWISE) {
-        for (var i = 0u; i < RA; i++) {
-          let idx = select(0u, rows[i].xb + (k0 + kk) * p.hw + rows[i].pix, rows[i].ok);
-          av[i][kk] = select(0.0, f32(x[idx]), rows[i].ok);
-        }
-      } else {
-        let dr = kh * p.dh;
-        let dc = kw * p.dw;
-        let c = ci * p.hw;
-        for (var i = 0u; i < RA; i++) {
-          let ih = rows[i].ih0 + dr;
-          let iw = rows[i].iw0 + dc;
-          let inside = rows[i].ok && ih < p.h && iw < p.w;
-          let idx = select(0u, rows[i].xb + c + ih * p.w + iw, inside);
-          av[i][kk] = select(0.0, f32(x[idx]), inside);
-        }
-        kw += 1u;
-        if (kw == p.kw) {
-          kw = 0u;
-          kh += 1u;
-          if (kh == p.kh) { kh = 0u; ci += 1u; }
-        }
+      // Past the end of k (kdim % 4 != 0) the walk leaves the group's channels: those values are zero.
+      let kin = k0 + kk < p.kdim;
+      let dr = kh * p.dh;
+      let dc = kw * p.dw;
+      let c = ci * p.hw;
+      for (var i = 0u; i < RA; i++) {
+        let ih = rows[i].ih0 + dr;
+        let iw = rows[i].iw0 + dc;
+        let inside = kin && rows[i].ok && ih < p.h && iw < p.w;
+        let idx = select(0u, rows[i].xb + c + ih * p.w + iw, inside);
+        av[i][kk] = select(0.0, f32(x[idx]), inside);
+      }
+      kw += 1u;
+      if (kw == p.kw) {
+        kw = 0u;
+        kh += 1u;
+        if (kh == p.kh) { kh = 0u; ci += 1u; }
       }
     }
     var bv: array<array<vec4<f32>, KS>, G>;

@@ -162,14 +162,14 @@ function dispatch(args: ConvDispatch, c: Conv2dChoice): void {
 /** Forced variant or tile (tests, benchmarks), else the tuned choice for this shape, else the built-in one. */
 function chooseKernel(rt: Runtime, g: Conv2dGeometry, opts: Conv2dOptions, spec: () => TuneSpec): Conv2dChoice {
   const variant = opts.variant ?? (forcedTile ? 'tiled' : forcedSgTile ? 'subgroup' : undefined);
-  if (variant === 'subgroup') return { variant, tile: forcedSgTile ?? defaultSgTile(rt, g) };
+  if (variant === 'subgroup') return { variant, tile: forcedSgTile ?? defaultSgTile(rt) };
   if (variant === 'tiled') return { variant, tile: forcedTile ?? defaultTile(rt, g) };
   const s = spec();
   return rt.tuning.lookup<Conv2dChoice>('conv2d', tuneKey(s), s) ?? defaultChoice(rt, g);
 }
 
 function defaultChoice(rt: Runtime, g: Conv2dGeometry): Conv2dChoice {
-  return rt.info.isSoftware && fixedSubgroupSize(rt) ? { variant: 'subgroup', tile: defaultSgTile(rt, g) } : { variant: 'tiled', tile: defaultTile(rt, g) };
+  return rt.info.isSoftware && fixedSubgroupSize(rt) ? { variant: 'subgroup', tile: defaultSgTile(rt) } : { variant: 'tiled', tile: defaultTile(rt, g) };
 }
 
 /** Kernels usable on this runtime ('subgroup' needs a fixed subgroup size). */
@@ -242,13 +242,13 @@ export function conv2dSetSgTile(tile: Conv2dSgTile | undefined): void {
   forcedSgTile = tile && { ...tile };
 }
 
-function defaultSgTile(rt: Runtime, g: Conv2dGeometry): Conv2dSgTile {
-  // About 24-32 vec4 accumulators per lane; a second channel group only where there are channels for it.
-  // Lavapipe (SG 8, CPU time): 25-26 GFLOP/s with 2x2 groups at 32x32x320 and 8x8x1280, 24 with 3
-  // pixel groups x 1 channel group, 13-17 for bigger blocks (register spills), 12-20 for smaller.
+function defaultSgTile(rt: Runtime): Conv2dSgTile {
+  // About 32 vec4 accumulators per lane in 2 channel groups. Lavapipe (SG 8, CPU time): 22-26 GFLOP/s
+  // with 2x2 groups at 32x32x320 and 8x8x1280, 20-24 with 3 pixel groups x 1 channel group, 13-17 for
+  // bigger blocks (register spills), 12-20 for smaller. One blocking for every shape keeps the number of
+  // pipelines (and a cold start's compile time: ~6 s per variant there) down; tuning may pick others.
   const sg = fixedSubgroupSize(rt) ?? 8;
-  const gc = g.mg > 4 * sg ? 2 : 1;
-  return { ra: Math.max(1, Math.round(24 / (sg * gc))), g: gc };
+  return { ra: Math.max(1, Math.round(16 / sg)), g: 2 };
 }
 
 function runSubgroup({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2dSgTile): void {
@@ -257,7 +257,7 @@ function runSubgroup({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2d
   if (!(Number.isInteger(t.ra) && Number.isInteger(t.g) && t.ra >= 1 && t.g >= 1)) throw new Error(`conv2d: unusable subgroup tile ${JSON.stringify(t)}`);
   const npix = g.ho * g.wo;
   const kdim = g.cg * g.kh * g.kw;
-  const ks = kdim % 4 === 0 ? 4 : 1;
+  const wVec = kdim % 4 === 0;
   const rows = g.n * npix;
   const tilesM = Math.ceil(rows / (t.ra * sg));
   const tilesN = Math.ceil(g.mg / (t.g * sg * 4));
@@ -273,7 +273,7 @@ function runSubgroup({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2d
   rt.run({
     kernel: 'conv2d_sg',
     defines: {
-      T: x.dtype, WT: ks === 4 ? `vec4<${x.dtype}>` : x.dtype, SG: sg, RA: t.ra, G: t.g, KS: ks, POINTWISE: isPointwise(g),
+      T: x.dtype, WT: wVec ? `vec4<${x.dtype}>` : x.dtype, SG: sg, RA: t.ra, G: t.g, W_VEC: wVec,
     },
     inputs: [x, weight, bias ?? weight],
     outputs: [y],
