@@ -30,15 +30,19 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
   for (var cc = 0u; cc < NC; cc++) { bbase[cc] = offs.y + min(n0 + cc, p.N - 1u) * select(1u, p.K, TRANS_B); }
   // acc[cc * MR + r]: KS partial sums of row m0 + r, column n0 + cc.
   var acc: array<vec4<f32>, NC * MR>;
-  for (var k0 = lane * KS; k0 < p.K; k0 += SG * KS) {
+  // A subgroup-uniform loop (every lane the same trip count, so CPU drivers run it unmasked): lanes past K
+  // in the last step read a valid k and weigh it 0.
+  for (var kb = 0u; kb < p.K; kb += SG * KS) {
+    let k = kb + lane * KS;
+    let live = k < p.K;
+    let k0 = select(0u, k, live);
     var bv: array<vec4<f32>, NC>;
     for (var cc = 0u; cc < NC; cc++) { bv[cc] = {{LOAD_B}}(bbase[cc], k0); }
     for (var r = 0u; r < MR; r++) {
-      let av = {{LOAD_A}}(abase[r], k0);
+      let av = select(vec4<f32>(0.0), {{LOAD_A}}(abase[r], k0), live);
       for (var cc = 0u; cc < NC; cc++) { acc[cc * MR + r] = fma(av, bv[cc], acc[cc * MR + r]); }
     }
   }
-  // Every lane reaches this point (the loop above only diverges in its trip count).
   for (var cc = 0u; cc < NC; cc++) {
     for (var r = 0u; r < MR; r++) {
       let s = subgroupAdd(dot(acc[cc * MR + r], vec4<f32>(1.0)));
