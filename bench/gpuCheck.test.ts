@@ -1,22 +1,33 @@
 import { describe, expect, it } from 'vitest';
-import { formatReport, planSteps, reportLines } from './gpuCheck.js';
+import { formatReport, planSteps, reportLines, type Runner } from './gpuCheck.js';
+
+const runner: Runner = { ts: (script, ...args) => ['node', 'tsx', script, ...args], vitest: (...args) => ['node', 'vitest', ...args] };
 
 describe('gpu-check plan and report', () => {
   it('runs every step, shortening the model benches on a software adapter', () => {
-    const gpu = planSteps({ software: false, fixtures: '.' });
-    const sw = planSteps({ software: true, fixtures: '.' });
+    const gpu = planSteps({ software: false, fixtures: '.', runner });
+    const sw = planSteps({ software: true, fixtures: '.', runner });
     expect(gpu.map((s) => s.name)).toEqual(['kernel tests (validation on)', 'fidelity', 'bench kernels --quick', 'bench compare', 'bench decoder', 'bench prior']);
     expect(sw.filter((s) => s.cmd.includes('--quick')).map((s) => s.cmd[3])).toEqual(['kernels', 'compare', 'decoder', 'prior']);
+    expect(gpu[0].cmd).toEqual(['node', 'vitest', 'run', 'packages/tensor']);
+    expect(gpu[2].cmd).toEqual(['node', 'tsx', 'bench/run.ts', 'kernels', '--quick']);
     expect(gpu.find((s) => s.name === 'bench decoder')!.cmd).not.toContain('--quick');
     expect(gpu[0].env).toEqual({ DALLE2_VALIDATE: '1' });
   });
 
   it('skips fidelity without fixtures and filters by --only', () => {
-    const steps = planSteps({ software: true, fixtures: '/nonexistent/fixtures' });
+    const steps = planSteps({ software: true, fixtures: '/nonexistent/fixtures', runner });
     expect(steps.find((s) => s.name === 'fidelity')!.skip).toMatch(/no fixtures at \/nonexistent\/fixtures/);
-    expect(planSteps({ software: true, fixtures: undefined, only: 'bench' }).map((s) => s.name)).toEqual([
+    expect(planSteps({ software: true, fixtures: undefined, only: 'bench', runner }).map((s) => s.name)).toEqual([
       'bench kernels --quick', 'bench compare --quick', 'bench decoder --quick', 'bench prior --quick',
     ]);
+  });
+
+  it('starts the workspace CLIs with this node, without pnpm or npx', () => {
+    const [tests, , kernels] = planSteps({ software: true, fixtures: undefined });
+    expect(tests.cmd[0]).toBe(process.execPath);
+    expect(tests.cmd[1]).toMatch(/vitest\.mjs$/);
+    expect(kernels.cmd.slice(1, 4)).toEqual([expect.stringMatching(/tsx.*cli\.mjs$/), '--conditions=source', 'bench/run.ts']);
   });
 
   it('keeps tables and summaries, drops progress noise, caps length', () => {

@@ -4,6 +4,7 @@
 // (bench/results/gpu-check-<stamp>.md). On a software adapter the slow model cases are shortened
 // (--quick) so the whole check fits a few minutes there too. Exit status 1 when any step failed.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,21 +27,41 @@ export interface PlanOptions {
   fixtures: string | undefined;
   /** Only steps whose name contains this. */
   only?: string;
+  /** How to start the workspace's TypeScript entry points and vitest (default: this node + the workspace's tsx / vitest). */
+  runner?: Runner;
+}
+
+/** Commands for a TypeScript entry point and for vitest: plain `node` + the workspace's own CLIs, so the
+ * check needs no pnpm or npx (a GPU machine may have neither, nor a network; see scripts/gpu-bundle.sh). */
+export interface Runner {
+  ts: (script: string, ...args: string[]) => string[];
+  vitest: (...args: string[]) => string[];
+}
+
+export function workspaceRunner(): Runner {
+  const req = createRequire(import.meta.url);
+  const node = process.execPath;
+  return {
+    ts: (script, ...args) => [node, req.resolve('tsx/cli'), '--conditions=source', script, ...args],
+    vitest: (...args) => [node, req.resolve('vitest/vitest.mjs'), ...args],
+  };
 }
 
 /** The steps for an adapter: full model benches on a real GPU, shortened ones on a software adapter. */
 export function planSteps(o: PlanOptions): Step[] {
   const quick = o.software ? ['--quick'] : [];
+  const r = o.runner ?? workspaceRunner();
+  const bench = (...args: string[]) => r.ts('bench/run.ts', ...args);
   const steps: Step[] = [
-    { name: 'kernel tests (validation on)', cmd: ['npx', 'vitest', 'run', 'packages/tensor'], timeoutS: 900, env: { DALLE2_VALIDATE: '1' } },
+    { name: 'kernel tests (validation on)', cmd: r.vitest('run', 'packages/tensor'), timeoutS: 900, env: { DALLE2_VALIDATE: '1' } },
     o.fixtures && existsSync(o.fixtures)
-      ? { name: 'fidelity', cmd: ['pnpm', '-s', 'fidelity', '--fixtures', o.fixtures], timeoutS: 600 }
+      ? { name: 'fidelity', cmd: r.ts('packages/dalle2/src/fidelity/cli.ts', '--fixtures', o.fixtures), timeoutS: 600 }
       : { name: 'fidelity', cmd: [], timeoutS: 0, skip: `no fixtures at ${o.fixtures ?? '(none given)'}` },
-    { name: 'bench kernels --quick', cmd: ['pnpm', '-s', 'bench', 'kernels', '--quick'], timeoutS: 300 },
-    { name: `bench compare${o.software ? ' --quick' : ''}`, cmd: ['pnpm', '-s', 'bench', 'compare', ...quick], timeoutS: 600 },
+    { name: 'bench kernels --quick', cmd: bench('kernels', '--quick'), timeoutS: 300 },
+    { name: `bench compare${o.software ? ' --quick' : ''}`, cmd: bench('compare', ...quick), timeoutS: 600 },
     // GPU: the LAION v1.0.2-shaped unet and the LAION-sized priors; software: fixture models only.
-    { name: `bench decoder${o.software ? ' --quick' : ''}`, cmd: ['pnpm', '-s', 'bench', 'decoder', ...quick], timeoutS: 900 },
-    { name: `bench prior${o.software ? ' --quick' : ''}`, cmd: ['pnpm', '-s', 'bench', 'prior', ...quick], timeoutS: 900 },
+    { name: `bench decoder${o.software ? ' --quick' : ''}`, cmd: bench('decoder', ...quick), timeoutS: 900 },
+    { name: `bench prior${o.software ? ' --quick' : ''}`, cmd: bench('prior', ...quick), timeoutS: 900 },
   ];
   return o.only ? steps.filter((s) => s.name.includes(o.only!)) : steps;
 }
