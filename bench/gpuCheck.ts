@@ -138,7 +138,9 @@ async function adapterInfo(): Promise<{ describe: string; software: boolean }> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { fixtures: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' } } });
-  const fixtures = resolve(process.env.INIT_CWD ?? process.cwd(), values.fixtures ?? join(ROOT, '..', 'shared', 'fixtures'));
+  // ../shared beside the checkout here; a copy inside the checkout where only the working tree travels.
+  const defaultFixtures = [join(ROOT, '..', 'shared', 'fixtures'), join(ROOT, 'shared', 'fixtures')].find((d) => existsSync(d));
+  const fixtures = values.fixtures ? resolve(process.env.INIT_CWD ?? process.cwd(), values.fixtures) : defaultFixtures;
   const adapter = await adapterInfo();
   console.log(`gpu-check on ${adapter.describe}${adapter.software ? ' (software adapter: model benches shortened)' : ''}`);
   const t0 = performance.now();
