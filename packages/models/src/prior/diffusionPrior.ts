@@ -22,7 +22,7 @@
 // bounded by about two steps' working sets. No host readback happens inside the loop; reranking
 // reads the [B, r] similarities back once.
 import {
-  Tensor, tidy, div, mul, sum, sqrt, maximumScalar, mulScalar, divScalar, expand, embedding, type Runtime,
+  Tensor, tidy, mul, sum, mulScalar, divScalar, embedding, l2normRows, repeatRows, type Runtime,
 } from '@dalle2/tensor';
 import {
   NoiseSchedule, extractRows, pMeanVariance, pSampleStep, ddimStep, ddimTimePairs, drawNoise,
@@ -138,18 +138,6 @@ export interface DiffusionPriorOptions {
   condScaleIsNoop?: boolean;
   /** Where the one-time cond_scale warning goes (default console.warn). */
   warn?: (message: string) => void;
-}
-
-/** F.normalize(x, dim=-1): x / max(||x||_2, 1e-12). */
-export function l2normRows(x: Tensor): Tensor {
-  return tidy(x.rt, () => div(x, maximumScalar(sqrt(sum(mul(x, x), -1, true)), 1e-12)));
-}
-
-/** einops repeat 'b ... -> (b r) ...' (a materialised copy; r = 1 returns x itself). */
-export function repeatRows(x: Tensor, r: number): Tensor {
-  if (r === 1) return x;
-  const [b, ...rest] = x.shape;
-  return tidy(x.rt, () => expand(x.reshape([b, 1, ...rest]), [b, r, ...rest]).reshape([b * r, ...rest]));
 }
 
 /** Host version of repeatRows for token ids [batch, L]. */

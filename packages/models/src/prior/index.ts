@@ -5,7 +5,7 @@ export { PB_RELAX_ALPHA } from './attention.js';
 export { relPositionBucket, rotaryDim } from './layers.js';
 // DALLE2-pytorch 1.1.0 DiffusionPrior: config (TrainDiffusionPriorConfig `prior`) and the sampling loops with reranking.
 export {
-  DiffusionPrior, l2normRows, repeatRows, repeatTokenRows, topIndexPerRow, type DiffusionPriorOptions, type PriorNet,
+  DiffusionPrior, repeatTokenRows, topIndexPerRow, type DiffusionPriorOptions, type PriorNet,
   type PriorNetInputs, type PriorTextEncoder, type PriorTextCond, type PriorTokenInput, type PriorTextInput, type PriorStepInfo,
   type PriorLoopOptions, type PriorSampleOptions, type PriorSampleResult,
 } from './diffusionPrior.js';

@@ -2,7 +2,7 @@
 // replaced by the learned null_text_embed, text embed(s), time embed(s), noisy image embed(s), learned
 // query] -> CausalTransformer -> the last token (the predicted x0 image embedding).
 import {
-  Tensor, abs, cast, clamp, concat, embedding, expand, linear, maxAxis, mulScalar, sliceAxis, tidy, where, shapeStr,
+  Tensor, cast, concat, embedding, expand, linear, nonzeroRows, sliceAxis, tidy, where, shapeStr,
   type DType, type Runtime,
 } from '@dalle2/tensor';
 import { Weights, WeightScope, type LoadOptions } from '../weights.js';
@@ -42,15 +42,6 @@ interface NetWeights {
   toTextEmbeds?: { weight: Tensor; bias: Tensor };
   toImageEmbeds?: { weight: Tensor; bias: Tensor };
   transformer: CausalTransformerWeights;
-}
-
-/** Largest |value| at or below this counts as zero when deriving the text mask (f32 subnormals flush on GPUs). */
-const NONZERO_SCALE = 2 ** 126;
-
-/** any(x != 0, dim=-1) as i32 [..., 1]: max |x| pushed to >= 1 for every normal float, clamped, truncated. */
-function nonzeroRows(x: Tensor): Tensor {
-  const m = maxAxis(abs(x), -1, true);
-  return cast(clamp(mulScalar(m.dtype === 'f32' ? m : cast(m, 'f32'), NONZERO_SCALE), 0, 1), 'i32');
 }
 
 /** The net's weights at `w` (the `net` scope of a DiffusionPrior state dict); shapes from the config. */

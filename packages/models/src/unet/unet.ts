@@ -1,7 +1,7 @@
 // DALLE2-pytorch 1.1.0 `Unet` forward pass (base decoder unet and low-res-conditioned upsamplers) over
 // the checkpoint's `unets.N.*` weights, loaded strictly (every key under the unet's scope is used).
 import {
-  Tensor, abs, add, cast, clamp, concat, layerNorm, linear, maxAxis, mul, mulScalar, pad, silu, sliceAxis, sub, tidy,
+  Tensor, add, cast, concat, layerNorm, linear, mul, mulScalar, nonzeroRows, pad, silu, sliceAxis, sub, tidy,
   where, shapeStr, type DType, type Runtime,
 } from '@dalle2/tensor';
 import { Weights, WeightError, type WeightScope, type LoadOptions } from '../weights.js';
@@ -45,15 +45,6 @@ interface Conditioning {
   c: Tensor;
   /** LayerNorm'd [time tokens, image tokens, text tokens] for the middle blocks. */
   midC: Tensor;
-}
-
-/** Largest |value| at or below this counts as zero in the text mask (f32 subnormals flush on GPUs). */
-const NONZERO_SCALE = 2 ** 126;
-
-/** any(x != 0, dim=-1) as i32 [..., 1]. */
-function nonzeroRows(x: Tensor): Tensor {
-  const m = maxAxis(abs(x), -1, true);
-  return cast(clamp(mulScalar(m.dtype === 'f32' ? m : cast(m, 'f32'), NONZERO_SCALE), 0, 1), 'i32');
 }
 
 export class Unet {

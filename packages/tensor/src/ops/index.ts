@@ -18,3 +18,4 @@ export * from './rotary.js';
 export * from './pixelShuffle.js';
 export * from './attention.js';
 export * from './resample.js';
+export * from './rows.js';
