@@ -3,7 +3,7 @@
 // (few sampling steps: exactness is tested in generate.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '@dalle2/tensor';
-import { testRuntime } from '../../tensor/test/helpers.js';
+import { testRuntime } from '@dalle2/tensor/testing';
 import { DEFAULT_MODEL_CONFIG } from '../src/generate.js';
 import { DalleModelManager } from '../src/manager/index.js';
 import { BasicInference, ImageVariation, InferenceScript, repeatAndBatch, type SamplingProgress } from '../src/scripts/index.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile, type Runtime } from '@dalle2/tensor';
 import { ReplayNoise } from '@dalle2/sampler';
-import { testRuntime } from '../../tensor/test/helpers.js';
+import { testRuntime } from '@dalle2/tensor/testing';
 import { DEFAULT_MODEL_CONFIG, generate, type GeneratedImage, type GenerateProgress } from '../src/generate.js';
 import { decodeImage } from '../src/image/index.js';
 import { DalleModelManager } from '../src/manager/index.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile, Tensor, serializeSafetensors, type Runtime, type TensorsToWrite } from '@dalle2/tensor';
 import { NoiseSchedule } from '@dalle2/sampler';
-import { testRuntime } from '../../tensor/test/helpers.js';
+import { testRuntime } from '@dalle2/tensor/testing';
 import { parseModelLoadConfig, type ModelLoadConfig } from '../src/config/index.js';
 import { readPth } from '../src/checkpoint/index.js';
 import { DalleModelManager, formatReport, type ModelReport } from '../src/manager/index.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tensor, SafetensorsFile, interpolateNearest, writeSafetensors, type Runtime } from '@dalle2/tensor';
 import { ReplayNoise, SeededNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
-import { testRuntime, expectClose } from '../../tensor/test/helpers.js';
+import { testRuntime, expectClose } from '@dalle2/tensor/testing';
 import { WeightError } from '../src/weights.js';
 import { Decoder, loadDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '../src/decoder/index.js';
 

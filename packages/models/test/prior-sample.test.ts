@@ -10,7 +10,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { Runtime, Tensor, SafetensorsFile, tidy, add, mulScalar } from '@dalle2/tensor';
-import { expectClose } from '../../tensor/test/helpers.js';
+import { expectClose } from '@dalle2/tensor/testing';
 import { NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
 import {
   DiffusionPrior, DiffusionPriorConfigError, DiffusionPriorNetwork, parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows,

@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { Tensor, add, mulScalar, sub, concat, sliceAxis, type Runtime } from '@dalle2/tensor';
-import { testRuntime, expectClose, randn } from '../../tensor/test/helpers.js';
+import { testRuntime, expectClose, randn } from '@dalle2/tensor/testing';
 import { Weights, type WeightScope } from '../src/weights.js';
 import { Unet, parseUnetConfig, castUnetConfig, decoderUnetCast, type UnetConfig } from '../src/unet/index.js';
 import { buildUnetLayers } from '../src/unet/layers.js';

@@ -6,7 +6,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { Tensor, SafetensorsFile, type Runtime } from '@dalle2/tensor';
-import { testRuntime, expectClose } from '../../tensor/test/helpers.js';
+import { testRuntime, expectClose } from '@dalle2/tensor/testing';
 import { Weights } from '../src/weights.js';
 import {
   Unet, parseDecoderUnetConfigs, parseUnetConfig, castUnetConfig, sinusoidalPosEmb,

@@ -83,7 +83,7 @@ export async function readInts(file: SafetensorsFile, name: string): Promise<num
 }
 
 // One runtime per test file and the tolerance check are the tensor package's.
-export { testRuntime, expectClose, type Tol } from '../../tensor/test/helpers.js';
+export { testRuntime, expectClose, type Tol } from '@dalle2/tensor/testing';
 
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);

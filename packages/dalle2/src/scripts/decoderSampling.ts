@@ -13,7 +13,7 @@ export interface DecoderStepEvent {
   steps: number;
 }
 
-export interface DecoderSampleArgs {
+export interface SampleDecoderArgs {
   /** CLIP image embeddings [B, D]. */
   imageEmbed: Tensor;
   /** CLIP text encodings [B, L, W], for text-conditioned unets only. */
@@ -31,7 +31,7 @@ export interface DecoderSampleArgs {
 }
 
 /** Decoder.sample: images [B, channels, H, W] in [0, 1] (caller disposes). */
-export async function sampleDecoder(loaded: LoadedDecoder, args: DecoderSampleArgs): Promise<Tensor> {
+export async function sampleDecoder(loaded: LoadedDecoder, args: SampleDecoderArgs): Promise<Tensor> {
   const { decoder, config, unets } = loaded;
   const n = unets.length;
   const steps = unets.map((u, i) => args.timesteps?.[i] ?? u.sampleTimesteps ?? null);
