@@ -106,7 +106,15 @@ export function compare(name: string, actual: ArrayLike<number>, expected: Array
   return { name, maxAbsErr, tol, pass: detail === undefined, detail };
 }
 
+// Every suite's tolerances, in one place (upstream runs in float32; ours too, in another summation order):
+/** Bit-exact (tokens, integer draws, recorded-tensor bookkeeping). */
 export const EXACT: Tolerance = { atol: 0, rtol: 0 };
+/** One forward or step of a network, schedules, CLIP and prior outputs (unet outputs reach ~10). */
+export const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };
+/** Images in [0, 1] and traces after a whole free-running sampling run (rounding differences compound). */
+export const IMAGE_TOL: Tolerance = { atol: 2e-3, rtol: 0 };
+/** uint8 images and PNGs: (x * 255).byte() truncation flips near integer boundaries. */
+export const LSB: Tolerance = { atol: 1, rtol: 0 };
 
 /** Runs one check, turning a thrown error into a failing result so a suite always reports every line. */
 export async function guarded(name: string, tol: Tolerance, fn: () => Promise<CheckResult | CheckResult[]>): Promise<CheckResult[]> {

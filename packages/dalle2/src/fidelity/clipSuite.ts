@@ -1,10 +1,9 @@
 // CLIP checks: tokenizers, text/vision towers and the DALLE2 1.1.0 adapter vs clip/*.safetensors.
 import { Tensor } from '@dalle2/tensor';
 import { ClipModel, OpenAIClipAdapter, normalizeClipPixels, ClipTokenizer, loadClipWeights, type Weights } from '@dalle2/models';
-import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext } from './check.js';
+import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext } from './check.js';
 
 // f32 through a few transformer layers: upstream and we differ only in summation order.
-const TOL = { atol: 1e-4, rtol: 1e-4 };
 const TEXT = 'clip/text.safetensors';
 const IMAGE = 'clip/image.safetensors';
 

@@ -7,14 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { Tensor, type Runtime } from '@dalle2/tensor';
 import { Decoder, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '@dalle2/models';
 import { ReplayNoise, SCHEDULE_BUFFER_NAMES } from '@dalle2/sampler';
-import { compare, guarded, EXACT, type CheckResult, type FixtureSet, type Suite, type SuiteContext, type Tolerance } from './check.js';
+import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type FixtureSet, type Suite, type SuiteContext, type Tolerance } from './check.js';
 
-/** Forward and step tensors (unet outputs reach ~10). */
-const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };
-/** Images in [0, 1] after a whole sampling run. */
-const IMAGE_TOL: Tolerance = { atol: 2e-3, rtol: 0 };
-/** uint8 images: (x * 255) truncation flips near integer boundaries. */
-const LSB: Tolerance = { atol: 1, rtol: 0 };
 
 const WEIGHTS = 'decoder/weights.safetensors';
 const UNET_FORWARD = 'decoder/unet_forward.safetensors';

@@ -20,13 +20,10 @@ import {
 } from '@dalle2/models';
 import { ReplayNoise, type NoiseSource } from '@dalle2/sampler';
 import { chwToImage, decodeImage } from '../image/index.js';
-import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
+import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 import { Decoders } from './decoderSuite.js';
 import { defaultSequence, netFor, type PriorVariant } from './priorSuite.js';
 
-const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };
-const IMAGE_TOL: Tolerance = { atol: 2e-3, rtol: 0 };
-const LSB: Tolerance = { atol: 1, rtol: 0 };
 
 const DIR = 'pipeline/';
 const CLIP_WEIGHTS = 'clip/weights.safetensors';

@@ -13,9 +13,8 @@ import {
   type PriorTextInput, type Weights,
 } from '@dalle2/models';
 import { NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise } from '@dalle2/sampler';
-import { compare, guarded, EXACT, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
+import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 
-const TOL: Tolerance = { atol: 1e-4, rtol: 1e-4 };
 const DIR = 'prior/';
 const WEIGHTS = 'prior/weights.safetensors';
 const MAIN_CONFIG = 'prior/config.json';
