@@ -1,6 +1,6 @@
 // GroupNorm pass 2: each workgroup merges its slice's chunk statistics (from group_norm_stats), then
 // normalises its chunk: y = act(((x - shift) - mean) * rstd * w[c] + b[c]).
-//!include group_norm_welford
+//!include lib_welford
 //!include lib_activations
 
 const WG = 256u;

@@ -1,7 +1,7 @@
 // GroupNorm pass 1: Welford (count, mean, M2) of one chunk of one (n, group) slice. The slice is contiguous
 // (C/G channels x spatial). Values are shifted by the slice's first element so a large mean costs no
 // precision. Workgroup w handles slice w / chunks, chunk w % chunks.
-//!include group_norm_welford
+//!include lib_welford
 
 const WG = 256u;
 

@@ -1,7 +1,7 @@
 // LayerNorm over the last dim: one workgroup per row of length d. Per-thread Welford over values shifted
 // by the row's first element (a large mean costs no precision), one workgroup merge, then normalise.
 // STABLE: DALLE2-pytorch's stable LayerNorm divides the row by its max (amax) before normalising.
-//!include group_norm_welford
+//!include lib_welford
 
 struct Params { rows: u32, d: u32, eps: f32, _pad: u32 }
 

@@ -3,7 +3,7 @@
 // pixels of one channel (coalesced). Per-lane Welford over values shifted by channel 0 (a large mean costs
 // no precision), merged across lanes in workgroup memory. STABLE divides by the per-pixel channel max
 // (amax) first, as DALLE2-pytorch's stable flag.
-//!include group_norm_welford
+//!include lib_welford
 
 struct Params { c: u32, spatial: u32, blocks: u32, total_wg: u32, eps: f32, _p0: u32, _p1: u32, _p2: u32 }
 

@@ -2,7 +2,7 @@
 // BK-deep slices of A and B in workgroup memory (k-major, so the inner loop reads vec4s) and keeping a
 // TM x TN block per thread in registers. Fill functions (FILL_A/FILL_B defines) use vec4 global loads
 // along the contiguous dim when it is a multiple of 4; out-of-range elements load as 0 so ragged M/N/K work.
-//!include matmul_common
+//!include lib_matmul
 
 const BM = {{BM}}u;
 const BN = {{BN}}u;

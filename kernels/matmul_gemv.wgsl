@@ -1,7 +1,7 @@
 // Skinny matmul (M <= 4 rows per tile, e.g. batch-1 transformer layers): a workgroup computes 4 rows x NC
 // columns, its WG threads splitting K (consecutive threads read consecutive k, coalesced for row-major A
 // and transposed B = Linear weights), then summing the partial sums through workgroup memory.
-//!include matmul_common
+//!include lib_matmul
 
 const WG = {{WG}}u;
 const NC = {{NC}}u;

@@ -4,9 +4,9 @@
 // transposed B, i.e. Linear weights), keep vec4 partial sums in registers and add them across the
 // subgroup once at the end: no workgroup memory, no barriers.
 // Defines: SG (subgroup size), MR (rows per tile, 1..4), NC (columns per tile), KS (4 for vec4 loads along
-// k, else 1), TRANS_A, TRANS_B, LOAD_A / LOAD_B (lib_gemv_loaders), plus matmul_common's.
+// k, else 1), TRANS_A, TRANS_B, LOAD_A / LOAD_B (lib_gemv_loaders), plus lib_matmul's.
 enable subgroups;
-//!include matmul_common
+//!include lib_matmul
 
 const SG = {{SG}}u;
 const NC = {{NC}}u;

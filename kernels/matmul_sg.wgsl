@@ -4,7 +4,7 @@
 // rows. Fast where memory loads are per lane but shuffles are cheap (CPU SIMD drivers such as lavapipe);
 // needs a fixed subgroup size equal to SG (the op checks). Loaders are picked by the LOAD_A/LOAD_B defines.
 enable subgroups;
-//!include matmul_common
+//!include lib_matmul
 //!include lib_subgroup_gemm
 
 const SG = {{SG}}u;

@@ -1,5 +1,5 @@
 // Batched matmul with fused alpha / bias / activation: c = act(alpha * op(a) @ op(b) + bias).
-// Four kernels share kernels/matmul_common.wgsl: 'tiled' (workgroup-memory tiles, the GPU default),
+// Four kernels share kernels/lib_matmul.wgsl: 'tiled' (workgroup-memory tiles, the GPU default),
 // 'subgroup' (register tiles fed by subgroup shuffles, no workgroup memory: the CPU-driver default, e.g.
 // lavapipe, where every memory load is per lane and barriers are costly), 'gemv' (split-K reduction
 // over 4-row tiles, the GPU default for M <= 4 with B stored [N, K], i.e. batch-1 Linear layers) and

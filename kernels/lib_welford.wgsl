@@ -1,6 +1,6 @@
 // Welford statistics (count, mean, M2) as vec3f, merged with Chan et al.'s pairwise formula, plus a
 // workgroup tree reduction over WG invocations (the including kernel declares `const WG: u32`, a power
-// of two). Shared by the GroupNorm and LayerNorm kernels via `//!include group_norm_welford`.
+// of two). Shared by the GroupNorm and LayerNorm kernels via `//!include lib_welford`.
 
 var<workgroup> welford_sh: array<vec3<f32>, WG>;
 
