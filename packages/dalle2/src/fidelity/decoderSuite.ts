@@ -2,13 +2,11 @@
 // (DDIM, DDPM, RePaint inpainting) replaying the recorded draws, vs decoder/*.safetensors and PNGs.
 // Which config a recording used, its inputs, guidance scales, resample count, sizes and draw counts
 // all come from the fixture files and the manifest; nothing about the fixture set is assumed here.
-import { inflateSync } from 'node:zlib';
-import { readFile } from 'node:fs/promises';
 import { Tensor, type Runtime } from '@dalle2/tensor';
 import { Decoder, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '@dalle2/models';
 import { ReplayNoise, SCHEDULE_BUFFER_NAMES } from '@dalle2/sampler';
+import { decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type FixtureSet, type Suite, type SuiteContext, type Tolerance } from './check.js';
-
 
 const WEIGHTS = 'decoder/weights.safetensors';
 const UNET_FORWARD = 'decoder/unet_forward.safetensors';
@@ -103,67 +101,6 @@ function condScaleIn(entry: RunEntry, name: string): number {
 /** torchvision ToPILImage: (x * 255).byte(), truncating in float32. */
 function toUint8(x: Float32Array): Uint8Array {
   return Uint8Array.from(x, (v) => Math.min(255, Math.max(0, Math.trunc(Math.fround(v * 255)))));
-}
-
-// ------------------------------------------------------------------ PNG (8-bit, non-interlaced)
-
-interface Png {
-  width: number;
-  height: number;
-  channels: number;
-  /** Row-major HWC bytes. */
-  data: Uint8Array;
-}
-
-function decodePng(buf: Uint8Array): Png {
-  const sig = [137, 80, 78, 71, 13, 10, 26, 10];
-  if (buf.length < 8 || sig.some((b, i) => buf[i] !== b)) throw new Error('not a PNG');
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  let pos = 8;
-  let width = 0;
-  let height = 0;
-  let channels = 0;
-  const idat: Uint8Array[] = [];
-  while (pos + 8 <= buf.length) {
-    const len = view.getUint32(pos);
-    const type = String.fromCharCode(...buf.subarray(pos + 4, pos + 8));
-    const body = buf.subarray(pos + 8, pos + 8 + len);
-    if (type === 'IHDR') {
-      width = view.getUint32(pos + 8);
-      height = view.getUint32(pos + 12);
-      const [depth, color, , , interlace] = body.subarray(8, 13);
-      const ch: Record<number, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
-      if (depth !== 8 || !(color in ch) || interlace !== 0) throw new Error(`PNG: unsupported depth ${depth} / color type ${color} / interlace ${interlace}`);
-      channels = ch[color];
-    } else if (type === 'IDAT') idat.push(body);
-    else if (type === 'IEND') break;
-    pos += 12 + len;
-  }
-  const raw = inflateSync(Buffer.concat(idat));
-  const stride = width * channels;
-  const out = new Uint8Array(height * stride);
-  for (let y = 0; y < height; y++) {
-    const filter = raw[y * (stride + 1)];
-    const line = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
-    for (let x = 0; x < stride; x++) {
-      const a = x >= channels ? out[y * stride + x - channels] : 0;
-      const b = y > 0 ? out[(y - 1) * stride + x] : 0;
-      const c = x >= channels && y > 0 ? out[(y - 1) * stride + x - channels] : 0;
-      let pred = 0;
-      if (filter === 1) pred = a;
-      else if (filter === 2) pred = b;
-      else if (filter === 3) pred = (a + b) >> 1;
-      else if (filter === 4) {
-        const p = a + b - c;
-        const pa = Math.abs(p - a);
-        const pb = Math.abs(p - b);
-        const pc = Math.abs(p - c);
-        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      } else if (filter !== 0) throw new Error(`PNG: bad filter ${filter}`);
-      out[y * stride + x] = (line[x] + pred) & 255;
-    }
-  }
-  return { width, height, channels, data: out };
 }
 
 // ------------------------------------------------------------------ checks
@@ -480,13 +417,13 @@ async function sampleRunChecks(ctx: SuiteContext, decs: Decoders, rel: string): 
     for (let b = 0; b < batch; b++) {
       const png = [`decoder/${name}_${b}.png`, ...(batch === 1 ? [`decoder/${name}.png`] : [])].find((r) => fx.has(r));
       if (!png) continue;
-      const p = decodePng(await readFile(fx.path(png)));
-      if (p.width !== W || p.height !== H || p.channels < C) throw new Error(`${png}: ${p.width}x${p.height}x${p.channels}, expected ${W}x${H}x${C}`);
+      const p = await decodeImage(fx.path(png)); // the package's decoder: 8-bit RGB
+      if (p.width !== W || p.height !== H || C > 3) throw new Error(`${png}: ${p.width}x${p.height} RGB, expected ${W}x${H}x${C}`);
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           for (let ch = 0; ch < C; ch++) {
             got.push(u8[((b * C + ch) * H + y) * W + x]);
-            want.push(p.data[(y * W + x) * p.channels + ch]);
+            want.push(p.data[(y * W + x) * 3 + ch]);
           }
         }
       }
