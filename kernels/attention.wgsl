@@ -17,6 +17,7 @@
 
 const BQ: u32 = {{BQ}}u;
 const KG: u32 = 4u;
+const KB: u32 = KG;  // keys per online-softmax block (lib_attention)
 const R: u32 = {{R}}u;
 const DK4: u32 = {{DK4}}u;
 const DV4: u32 = {{DV4}}u;
@@ -38,10 +39,9 @@ fn chunks_v() -> u32 { return select((p.Dv + 3u) / 4u, DV4, UNROLL); }
 // Online-softmax step for the invocation's rows i0 + r * BQ over keys [j0, j0 + KG): keys past Lk get
 // weight 0. Each K/V chunk loaded feeds all R rows.
 fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
-  var s: array<f32, KG * R>;
+  var s: array<array<f32, KG>, R>;  // [r][g]: logits, then weights
   var kj: array<u32, KG>;
   for (var g = 0u; g < KG; g++) { kj[g] = min(j0 + g, p.Lk - 1u); } // clamped: loads stay in bounds
-  for (var e = 0u; e < KG * R; e++) { s[e] = 0.0; }
   let nd = chunks_qk();
   for (var d = 0u; d < nd; d++) {
     let in_row = lanes(d) < vec4<u32>(p.D);
@@ -49,30 +49,14 @@ fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
       var kk = k4(kb + kj[g] * p.D + d * 4u);
       // Lanes past D hold the next key row (or clamped reads): zero them, as 0 * NaN would still be NaN.
       if (!VQK || UNROLL) { kk = select(vec4<f32>(0.0), kk, in_row); }
-      for (var r = 0u; r < R; r++) { s[g * R + r] += dot(qv[d][r], kk); }
+      for (var r = 0u; r < R; r++) { s[r][g] += dot(qv[d][r], kk); }
     }
   }
   var alpha: array<f32, R>;
   for (var r = 0u; r < R; r++) {
-    let i = i0 + r * BQ;
-    var gmax = NEG;
-    for (var g = 0u; g < KG; g++) {
-      let x = fix_logit(s[g * R + r], i, kj[g], bbase, mrow);
-      s[g * R + r] = x;
-      if (j0 + g < p.Lk) { gmax = max(gmax, x); }
-    }
-    // exp(NEG - real) underflows to exactly 0: an all-masked prefix is dropped once a real logit shows
-    // up, while an all-masked row keeps weight exp(NEG - NEG) = 1 per key (torch's uniform softmax).
-    let m_new = max(m_run[r], gmax);
-    alpha[r] = exp(m_run[r] - m_new);
-    m_run[r] = m_new;
-    var l = l_run[r] * alpha[r];
-    for (var g = 0u; g < KG; g++) {
-      let w = select(0.0, exp(s[g * R + r] - m_new), j0 + g < p.Lk);
-      s[g * R + r] = w;
-      l += w;
-    }
-    l_run[r] = l;
+    let blk = softmax_block(s[r], r, i0 + r * BQ, j0, bbase, mrow);
+    s[r] = blk.w;
+    alpha[r] = blk.alpha;
   }
   let nv = chunks_v(); // lanes past Dv accumulate junk that is never stored
   for (var d = 0u; d < nv; d++) {
@@ -80,7 +64,7 @@ fn key_group(j0: u32, i0: u32, kb: u32, vb: u32, bbase: u32, mrow: u32) {
     for (var r = 0u; r < R; r++) { a[r] = acc[d][r] * alpha[r]; }
     for (var g = 0u; g < KG; g++) {
       let vv = v4(vb + kj[g] * p.Dv + d * 4u);
-      for (var r = 0u; r < R; r++) { a[r] = fma(vec4<f32>(s[g * R + r]), vv, a[r]); }
+      for (var r = 0u; r < R; r++) { a[r] = fma(vec4<f32>(s[r][g]), vv, a[r]); }
     }
     for (var r = 0u; r < R; r++) { acc[d][r] = a[r]; }
   }

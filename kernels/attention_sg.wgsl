@@ -13,6 +13,7 @@ const SG: u32 = {{SG}}u;
 const R: u32 = {{R}}u;
 const DK4: u32 = {{DK4}}u;
 const DV4: u32 = {{DV4}}u;
+const KB: u32 = SG;  // keys per online-softmax block (lib_attention)
 //!include lib_attention
 
 // [d][r]: head-dim chunk d of row r (scaled q; unnormalised output).
@@ -35,25 +36,9 @@ fn key_block(j0: u32, i0: u32, lane: u32, kb: u32, vb: u32, bbase: u32, mrow: u3
   }
   var alpha: array<f32, R>;
   for (var r = 0u; r < R; r++) {
-    let i = i0 + r * SG;
-    var gmax = NEG;
-    for (var jj = 0u; jj < SG; jj++) {
-      let j = j0 + jj;
-      let x = fix_logit(s[r][jj], i, min(j, p.Lk - 1u), bbase, mrow);
-      s[r][jj] = x;
-      if (j < p.Lk) { gmax = max(gmax, x); }
-    }
-    // exp(NEG - real) underflows to exactly 0; an all-masked row keeps weight 1 per key (torch's uniform).
-    let m_new = max(m_run[r], gmax);
-    alpha[r] = exp(m_run[r] - m_new);
-    m_run[r] = m_new;
-    var l = l_run[r] * alpha[r];
-    for (var jj = 0u; jj < SG; jj++) {
-      let w = select(0.0, exp(s[r][jj] - m_new), j0 + jj < p.Lk);
-      s[r][jj] = w;
-      l += w;
-    }
-    l_run[r] = l;
+    let blk = softmax_block(s[r], r, i0 + r * SG, j0, bbase, mrow);
+    s[r] = blk.w;
+    alpha[r] = blk.alpha;
   }
   for (var d = 0u; d < DV4; d++) {
     var vc = vec4<f32>(0.0);

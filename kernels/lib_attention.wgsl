@@ -1,6 +1,7 @@
-// Shared by the fused attention kernels (attention.wgsl, attention_sg.wgsl): flags, uniforms, bindings and
-// the q/k/v element access. Defines: T, QKT / VT (T or vec4<T> storage views), BT (bias type), VQK, VV,
-// CAUSAL, HAS_MASK, HAS_BIAS.
+// Shared by the fused attention kernels (attention.wgsl, attention_sg.wgsl): flags, uniforms, bindings,
+// the q/k/v element access and the online-softmax block update. Defines: T, QKT / VT (T or vec4<T> storage
+// views), BT (bias type), VQK, VV, CAUSAL, HAS_MASK, HAS_BIAS. The including kernel defines KB (keys per
+// block) and R, and the private running max / sum per row, m_run / l_run: array<f32, R>.
 // q/k (resp. v) bound as vec4 arrays: needs D (resp. Dv) % 4 == 0.
 const VQK: bool = {{VQK}};
 const VV: bool = {{VV}};
@@ -67,4 +68,32 @@ fn fix_logit(x0: f32, i: u32, j: u32, bbase: u32, mrow: u32) -> f32 {
 fn key_stop(r0: u32, rows: u32) -> u32 {
   if (!CAUSAL) { return p.Lk; }
   return u32(clamp(i32(min(r0 + rows, p.Lq)) + p.causal_off, 0, i32(p.Lk)));
+}
+
+// One row's logits for keys j0 .. j0 + KB - 1 turned into softmax weights (keys past Lk weigh 0), and the
+// factor its accumulators must be scaled by (the running max may have grown).
+struct SoftmaxBlock { w: array<f32, KB>, alpha: f32 }
+
+// Online-softmax step of row r (query i) over a block of KB logits: bias and masks, then the running max
+// and sum. exp(NEG - real) underflows to exactly 0: an all-masked prefix is dropped once a real logit
+// shows up, while an all-masked row keeps weight exp(NEG - NEG) = 1 per key (torch's uniform softmax).
+fn softmax_block(logits: array<f32, KB>, r: u32, i: u32, j0: u32, bbase: u32, mrow: u32) -> SoftmaxBlock {
+  var b: SoftmaxBlock;
+  var gmax = NEG;
+  for (var g = 0u; g < KB; g++) {
+    let x = fix_logit(logits[g], i, min(j0 + g, p.Lk - 1u), bbase, mrow);
+    b.w[g] = x;
+    if (j0 + g < p.Lk) { gmax = max(gmax, x); }
+  }
+  let m_new = max(m_run[r], gmax);
+  b.alpha = exp(m_run[r] - m_new);
+  m_run[r] = m_new;
+  var l = l_run[r] * b.alpha;
+  for (var g = 0u; g < KB; g++) {
+    let w = select(0.0, exp(b.w[g] - m_new), j0 + g < p.Lk);
+    b.w[g] = w;
+    l += w;
+  }
+  l_run[r] = l;
+  return b;
 }
