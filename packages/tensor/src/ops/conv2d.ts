@@ -5,7 +5,7 @@
 import { Tensor } from '../tensor.js';
 import type { Runtime } from '../runtime.js';
 import { shapeStr, type Shape } from '../shape.js';
-import { Uniforms, expectDtype, expectRank, expectSameDtype, fixedSubgroupSize, sameRuntime } from './util.js';
+import { Uniforms, expectDtype, expectRank, expectSameDtype, fixedSubgroupSize, foldedGrid, sameRuntime } from './util.js';
 import { registerTunable } from '../tuning.js';
 import { fill } from './fill.js';
 import type { DType } from '../dtype.js';
@@ -187,21 +187,12 @@ interface ConvDispatch {
   act: number;
 }
 
-/** Folds a workgroup count over y and z when it exceeds the per-dimension limit. */
-function foldGrid(rt: Runtime, x: number, n: number, what: () => string): [number, number, number] {
-  const max = rt.limits.maxComputeWorkgroupsPerDimension;
-  const y = Math.min(n, max);
-  const z = Math.ceil(n / y);
-  if (x > max || z > max) throw new Error(`conv2d: ${x} x ${n} workgroups exceed the dispatch limit (${what()})`);
-  return [x, y, z];
-}
-
 function runTiled({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2dTile): void {
   const npix = g.ho * g.wo;
   const tilesP = Math.ceil(npix / (t.wgn * t.tn));
   const tilesM = Math.ceil(g.mg / (t.wgm * t.tm));
   const total = tilesP * tilesM * g.n * g.groups;
-  const [, gy, gz] = foldGrid(rt, 1, total, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
+  const [, gy, gz] = foldedGrid(rt, 'conv2d', 1, total, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
   // BK as mixed-radix digits of (ci, kh, kw), so the kernel can advance k by BK without dividing.
   const khw = g.kh * g.kw;
   const pointwise = isPointwise(g);
@@ -261,7 +252,7 @@ function runSubgroup({ rt, x, weight, bias, y, g, act }: ConvDispatch, t: Conv2d
   const rows = g.n * npix;
   const tilesM = Math.ceil(rows / (t.ra * sg));
   const tilesN = Math.ceil(g.mg / (t.g * sg * 4));
-  const workgroups = foldGrid(rt, tilesN, tilesM * g.groups, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
+  const workgroups = foldedGrid(rt, 'conv2d', tilesN, tilesM * g.groups, () => `x ${shapeStr(x.shape)}, weight ${shapeStr(weight.shape)}`);
   const uniforms = new Uniforms()
     .u32(g.cin, g.h, g.w, g.h * g.w)
     .u32(g.cout, g.wo, npix, kdim)

@@ -9,7 +9,7 @@ import type { Runtime } from '../runtime.js';
 import { Tensor } from '../tensor.js';
 import { shapeStr, stridesOf } from '../shape.js';
 import type { DType } from '../dtype.js';
-import { Uniforms, expectDtype, expectSameDtype, fixedSubgroupSize, sameRuntime } from './util.js';
+import { Uniforms, expectDtype, expectSameDtype, fixedSubgroupSize, foldedGrid, sameRuntime } from './util.js';
 import { registerTunable } from '../tuning.js';
 import { fill } from './fill.js';
 
@@ -82,7 +82,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     inputs: [a, b, opts.bias ?? b],
     outputs: [c],
     uniforms: u.build(),
-    workgroups: grid(rt, Math.ceil(plan.N / kernel.tileN), tilesM * batch),
+    workgroups: foldedGrid(rt, 'matmul', Math.ceil(plan.N / kernel.tileN), tilesM * batch),
   });
   return c;
 }
@@ -245,15 +245,6 @@ function defaultVariant(rt: Runtime, M: number, transB: boolean): MatmulVariant 
   return M <= 4 && transB ? 'gemv' : 'tiled';
 }
 
-
-/** x groups for the columns; the row-tile x batch count folded over y and z. */
-function grid(rt: Runtime, x: number, rowTiles: number): [number, number, number] {
-  const max = rt.limits.maxComputeWorkgroupsPerDimension;
-  const y = Math.min(rowTiles, max);
-  const z = Math.ceil(rowTiles / y);
-  if (x > max || z > max) throw new Error(`matmul: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension`);
-  return [x, y, z];
-}
 
 // ---------------------------------------------------------------- tuning
 

@@ -99,6 +99,18 @@ export function expectMaxRank(op: string, shape: readonly number[]): void {
   if (shape.length > MAX_RANK) throw new Error(`${op}: rank ${shape.length} ${shapeStr(shape)} exceeds ${MAX_RANK}`);
 }
 
+/**
+ * Grid of `x` column groups and `n` further workgroups folded over y and z (kernels decode y + z * ny), for
+ * counts past maxComputeWorkgroupsPerDimension; throws naming the op (and `what`) when even that does not fit.
+ */
+export function foldedGrid(rt: Runtime, op: string, x: number, n: number, what?: () => string): [number, number, number] {
+  const max = rt.limits.maxComputeWorkgroupsPerDimension;
+  const y = Math.min(n, max);
+  const z = Math.ceil(n / y);
+  if (x > max || z > max) throw new Error(`${op}: grid [${x}, ${y}, ${z}] exceeds ${max} workgroups per dimension${what ? ` (${what()})` : ''}`);
+  return [x, y, z];
+}
+
 /** The device's subgroup size when it is fixed (min == max) and 4..32, else undefined (subgroup-shuffle kernels need it). */
 export function fixedSubgroupSize(rt: Runtime): number | undefined {
   if (!rt.device.features.has('subgroups')) return undefined;
