@@ -1,15 +1,18 @@
 // generate(): the simple Node API. Text in, PNGs (sharp) and raw pixels out, on the bundled demo model
 // unless another ModelLoadConfig is given. Same semantics as dalle2-laion's BasicInference: prompts are
 // tokenised with the DALLE2 tokenizer, the prior samples `samples` embeddings per prompt (best of 2
-// candidates each), the decoder turns each into an image; all random draws come from one seeded
-// stream (prior draws first, then decoder draws), so a seed reproduces a run exactly.
+// candidates each), the decoder turns each into an image. Image k of every prompt draws its noise
+// from its own stream seeded `seed + k` (prior draws, then decoder draws), so an image is the same
+// whatever the batch size, sample count or other prompts, and remakes alone with seed + k.
 import { fileURLToPath } from 'node:url';
 import type { NoiseSource } from '@dalle2/sampler';
 import { tune, type Runtime } from '@dalle2/tensor';
-import type { ModelLoadConfig } from './config/index.js';
+import { loadModelLoadConfig, type ModelLoadConfig } from './config/index.js';
 import { encodePng } from './image/index.js';
 import { DalleModelManager, type LoadProgress } from './manager/index.js';
-import { BasicInference, type SamplingProgress } from './scripts/index.js';
+import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from './parameters.js';
+import { OptionError, checkPrompts, checkRequestAgainstConfig, resolvePlan, type PlanRequest } from './plan.js';
+import { BasicInference, type DecodedImage, type SamplingProgress } from './scripts/index.js';
 
 /** The model shipped in this package (`models/demo`, a tiny 32x32 coloured-shapes DALLE2). */
 export const DEFAULT_MODEL_CONFIG = fileURLToPath(new URL('../models/demo/model_config.json', import.meta.url));
@@ -20,9 +23,13 @@ export interface GeneratedImage {
   promptIndex: number;
   /** 0-based sample number within its prompt. */
   sampleIndex: number;
+  /** This image's own seed (run seed + sampleIndex): generate(prompt, { seed }) remakes it alone. */
+  seed: number;
+  /** Everything it was made with (also written into the PNG's text chunks). */
+  parameters: GenerationParameters;
   width: number;
   height: number;
-  /** PNG file bytes. */
+  /** PNG file bytes (with the parameters as text chunks). */
   png: Buffer;
   /** 8-bit RGB, row-major HWC (what the PNG holds). */
   rgb: Uint8Array;
@@ -33,7 +40,7 @@ export interface GeneratedImage {
 export type GenerateProgress = { stage: 'load'; event: LoadProgress } | SamplingProgress;
 
 export interface GenerateOptions {
-  /** Seed of the random stream (default 0). Same seed, prompts and options: same images. */
+  /** Seed (default 0). Image k of each prompt uses seed + k: same seed, prompt and steps, same image. */
   seed?: number;
   /** Images per prompt (default 1). */
   samples?: number;
@@ -56,8 +63,14 @@ export interface GenerateOptions {
   /** GPU runtime for a manager generate() loads itself. */
   rt?: Runtime;
   onProgress?: (p: GenerateProgress) => void;
-  /** Random draws from here instead of SeededNoise(seed) (e.g. ReplayNoise of recorded upstream draws). */
+  /** One stream for every draw instead of per-image seeds (e.g. ReplayNoise of recorded upstream draws). */
   noise?: NoiseSource;
+  /** Called with each image as soon as it is decoded (before later batches run). */
+  onImage?: (image: GeneratedImage) => void | Promise<void>;
+  /** Stops at the next sampling step; generate() then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Cut prompts longer than the prior's 256 tokens to their first 256 instead of failing. */
+  truncate?: boolean;
   /** Warnings from loading and sampling; default console.warn. */
   warn?: (message: string) => void;
   /**
@@ -88,62 +101,82 @@ function perStage<T>(v: T | { prior?: unknown; decoder?: unknown } | undefined, 
   return (v as Record<string, unknown>)[stage];
 }
 
-/** Generates `samples` images per prompt. Loads (and frees) the model unless `manager` is given. */
+/** The per-stage request of generate()'s `steps` and `condScale` options. */
+function planRequest(options: GenerateOptions): PlanRequest {
+  const steps = options.steps;
+  const cond = options.condScale;
+  return {
+    priorSteps: typeof steps === 'number' ? steps : (perStage(steps, 'prior') as number | undefined),
+    decoderSteps: typeof steps === 'number' ? steps : (perStage(steps, 'decoder') as number | (number | undefined)[] | undefined),
+    priorCondScale: typeof cond === 'number' ? undefined : (perStage(cond, 'prior') as number | undefined),
+    decoderCondScale: typeof cond === 'number' ? cond : (perStage(cond, 'decoder') as number | number[] | undefined),
+  };
+}
+
+/** Checks prompts and options that need no model (throws OptionError). */
+function checkOptions(prompts: readonly string[], options: GenerateOptions): { samples: number; seed: number } {
+  checkPrompts(prompts, options.truncate ?? false);
+  const samples = options.samples ?? 1;
+  if (!Number.isInteger(samples) || samples < 1) throw new OptionError('samples', `samples must be a positive integer, got ${samples}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(seed + samples)) throw new OptionError('seed', `seed must be an integer in [0, 2^53 - samples], got ${seed}`);
+  const batch = options.batchSize;
+  for (const b of typeof batch === 'object' ? [batch.prior, batch.decoder] : [batch]) {
+    if (b !== undefined && (!Number.isInteger(b) || b < 1)) throw new OptionError('batchSize', `batch size must be a positive integer, got ${b}`);
+  }
+  return { samples, seed };
+}
+
+/**
+ * Generates `samples` images per prompt. Loads (and frees) the model unless `manager` is given. Every
+ * option is checked before any sampling (OptionError naming it); images reach `onImage` as they finish.
+ */
 export async function generate(prompt: string | readonly string[], options: GenerateOptions = {}): Promise<GeneratedImage[]> {
   const prompts = typeof prompt === 'string' ? [prompt] : [...prompt];
-  if (prompts.length === 0) throw new Error('generate: no prompts');
-  prompts.forEach((p, i) => {
-    if (typeof p !== 'string' || p.trim() === '') throw new Error(`generate: prompt ${i} is empty`);
-  });
-  const samples = options.samples ?? 1;
-  if (!Number.isInteger(samples) || samples < 1) throw new Error(`generate: samples must be a positive integer, got ${samples}`);
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed)) throw new Error(`generate: seed must be a safe integer, got ${seed}`);
+  const { samples, seed } = checkOptions(prompts, options);
+  const request = planRequest(options);
+  const configSource = options.manager ? undefined : (options.modelConfig ?? DEFAULT_MODEL_CONFIG);
+  if (configSource !== undefined) {
+    const config = typeof configSource === 'string' ? await loadModelLoadConfig(configSource) : configSource;
+    checkRequestAgainstConfig(config, request);
+  }
   const manager =
     options.manager ??
-    (await DalleModelManager.load(options.modelConfig ?? DEFAULT_MODEL_CONFIG, {
+    (await DalleModelManager.load(configSource!, {
       rt: options.rt,
       warn: options.warn,
       onProgress: options.onProgress ? (event) => options.onProgress!({ stage: 'load', event }) : undefined,
     }));
   try {
-    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress });
-    const steps = options.steps;
-    const priorSteps = typeof steps === 'number' ? steps : (perStage(steps, 'prior') as number | undefined);
-    const decoderSteps = typeof steps === 'number' ? steps : (perStage(steps, 'decoder') as number | (number | undefined)[] | undefined);
-    const cond = options.condScale;
-    const priorCond = typeof cond === 'number' ? undefined : (perStage(cond, 'prior') as number | undefined);
-    const decoderCond = typeof cond === 'number' ? cond : (perStage(cond, 'decoder') as number | number[] | undefined);
+    const plan = await resolvePlan(manager, request, true);
+    const model = { digest: configDigest(manager.config), config: typeof configSource === 'string' ? configSource : undefined };
+    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate });
     const batch = options.batchSize;
-    const results = await script.run(prompts, {
+    const out: GeneratedImage[] = [];
+    const finish = async (d: DecodedImage, promptIndex: number, sampleIndex: number) => {
+      const parameters: GenerationParameters = {
+        kind: 'dream', prompt: prompts[promptIndex], seed: seed + sampleIndex, runSeed: seed, sample: sampleIndex, plan, model, software: SOFTWARE,
+      };
+      const image: GeneratedImage = {
+        prompt: prompts[promptIndex], promptIndex, sampleIndex, seed: seed + sampleIndex, parameters,
+        width: d.image.width, height: d.image.height, png: pngWithParameters(await encodePng(d.image), parameters), rgb: d.image.data, pixels: d.pixels,
+      };
+      out.push(image);
+      await options.onImage?.(image);
+    };
+    await script.run(prompts, {
       priorSampleCount: samples,
-      priorCondScale: priorCond,
-      decoderCondScale: decoderCond,
-      priorTimesteps: priorSteps,
-      decoderTimesteps: decoderSteps,
+      priorCondScale: plan.priorCondScale,
+      decoderCondScale: plan.decoderCondScale,
+      priorTimesteps: plan.priorSteps,
+      decoderTimesteps: plan.decoderSteps,
       priorBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'prior') as number | undefined),
       decoderBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'decoder') as number | undefined),
+      onImage: (d, at) => finish(d, at.prompt, at.sample),
     });
     if (options.tune) await tuneAfterRun(manager.rt, options.warn ?? console.warn);
-    const out: GeneratedImage[] = [];
-    for (const [promptIndex, r] of results.entries()) {
-      let sampleIndex = 0;
-      for (const images of r.byEmbedding.values()) {
-        for (const d of images) {
-          out.push({
-            prompt: r.prompt,
-            promptIndex,
-            sampleIndex: sampleIndex++,
-            width: d.image.width,
-            height: d.image.height,
-            png: await encodePng(d.image),
-            rgb: d.image.data,
-            pixels: d.pixels,
-          });
-        }
-      }
-    }
-    return out;
+    // Results in prompt order, then sample order (images finish batch by batch).
+    return out.sort((a, b) => a.promptIndex - b.promptIndex || a.sampleIndex - b.sampleIndex);
   } finally {
     if (!options.manager) await manager.dispose();
   }

@@ -1,6 +1,8 @@
 // generate() on the bundled demo model: replaying the 80 recorded upstream draws (prior draws, then
 // decoder draws, one stream) reproduces the reference image; a seeded run draws the prompted colours;
-// seeds are reproducible; PNGs hold the returned pixels.
+// seeds are reproducible per image (image k of seed s is image 0 of seed s + k, whatever the batching
+// and the other prompts); images arrive as they finish; a run cancels at a step boundary; PNGs hold
+// the returned pixels and the parameters; options are checked against the model before sampling.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile, type Runtime } from '@dalle2/tensor';
@@ -8,6 +10,8 @@ import { ReplayNoise } from '@dalle2/sampler';
 import { testRuntime } from '@dalle2/tensor/testing';
 import { DEFAULT_MODEL_CONFIG, generate, type GeneratedImage, type GenerateProgress } from '../src/generate.js';
 import { decodeImage } from '../src/image/index.js';
+import { readParameters } from '../src/parameters.js';
+import { OptionError } from '../src/plan.js';
 import { DalleModelManager } from '../src/manager/index.js';
 
 const REFERENCE = fileURLToPath(new URL('../models/demo/samples/reference_generation.safetensors', import.meta.url));
@@ -121,10 +125,86 @@ describe('generate on the bundled demo model', () => {
   });
 
   it('rejects bad options with a clear message', async () => {
-    await expect(generate([], { manager })).rejects.toThrow('generate: no prompts');
-    await expect(generate(['ok', '  '], { manager })).rejects.toThrow('generate: prompt 1 is empty');
+    await expect(generate([], { manager })).rejects.toThrow('no prompts');
+    await expect(generate(['ok', '  '], { manager })).rejects.toThrow('prompt 2 is empty');
     await expect(generate('x', { manager, samples: 0 })).rejects.toThrow(/samples must be a positive integer/);
-    await expect(generate('x', { manager, seed: 1.5 })).rejects.toThrow(/seed must be a safe integer/);
-    await expect(generate('x', { manager, steps: 5000 })).rejects.toThrow(/5000/);
+    await expect(generate('x', { manager, seed: 1.5 })).rejects.toThrow(/seed must be an integer/);
+    await expect(generate('x', { manager, steps: 5000 })).rejects.toThrow('decoder steps of unet 1 must be an integer in [1, 1000], got 5000');
+    const err = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as OptionError);
+    const lists = await err(generate('x', { manager, steps: { decoder: [4, 4, 4] } }));
+    expect(lists).toBeInstanceOf(OptionError);
+    expect(lists).toMatchObject({ option: 'steps.decoder', message: '3 values for a decoder with 2 unets (give one for all, or one per unet)' });
+    expect(await err(generate('x', { manager, condScale: { decoder: [1, -2] } }))).toMatchObject({ option: 'condScale.decoder', message: 'decoder cond scale of unet 2 must be a number >= 0, got -2' });
+    expect(await err(generate('x', { manager, condScale: { decoder: [1, 2, 3] } }))).toMatchObject({ option: 'condScale.decoder' });
+    const long = 'red '.repeat(400);
+    expect(await err(generate(['ok', long], { manager }))).toMatchObject({ option: 'prompt', message: 'prompt 2 is 400 tokens long; the model reads at most 256' });
+  });
+
+  it('truncate: an over-long prompt uses its first 256 tokens', async () => {
+    const long = `a red circle on a blue background ${'and more '.repeat(200)}`;
+    const [cut] = await generate(long, { manager, steps: 2, truncate: true, seed: 3 });
+    expect(cut.width).toBeGreaterThan(0);
+    expect(readParameters(cut.png)).toMatchObject({ prompt: long, seed: 3 });
+  });
+});
+
+describe('per-image seeds, streaming and cancelling', () => {
+  const bytes = (im: GeneratedImage) => Buffer.from(im.pixels.buffer, im.pixels.byteOffset, im.pixels.byteLength);
+
+  it('image k of seed s is image 0 of seed s + k, whatever the batch size and the other prompts', async () => {
+    const opts = { manager, steps: 3 };
+    const run = await generate(['a red circle on a blue background', 'a yellow square on a black background'], { ...opts, seed: 20, samples: 3, batchSize: 2 });
+    expect(run.map((im) => [im.promptIndex, im.sampleIndex, im.seed])).toEqual([
+      [0, 0, 20], [0, 1, 21], [0, 2, 22], [1, 0, 20], [1, 1, 21], [1, 2, 22],
+    ]);
+    const alone = await generate('a yellow square on a black background', { ...opts, seed: 22 });
+    expect(bytes(alone[0]).equals(bytes(run[5]))).toBe(true);
+    const batched = await generate(['a yellow square on a black background'], { ...opts, seed: 20, samples: 3, batchSize: 3 });
+    // Another batch size may pick other kernels for the bigger products (their sums round differently):
+    // the same image up to float rounding, at most 1 LSB in 8 bits.
+    batched.forEach((im, k) => {
+      let maxDiff = 0;
+      im.pixels.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - run[3 + k].pixels[i]))));
+      let maxLsb = 0;
+      im.rgb.forEach((v, i) => (maxLsb = Math.max(maxLsb, Math.abs(v - run[3 + k].rgb[i]))));
+      expect(maxDiff).toBeLessThan(1e-5);
+      expect(maxLsb).toBeLessThanOrEqual(1);
+    });
+    expect(bytes(run[3]).equals(bytes(run[4]))).toBe(false);
+    expect(readParameters(run[4].png)).toMatchObject({
+      kind: 'dream', prompt: 'a yellow square on a black background', seed: 21, runSeed: 20, sample: 1,
+      plan: { priorSteps: 3, decoderSteps: [3, 3], decoderCondScale: [2, 1] },
+    });
+  });
+
+  it('hands each image over as soon as it is decoded', async () => {
+    const events: string[] = [];
+    const images = await generate('a white square on a red background', {
+      manager, steps: 2, samples: 2, batchSize: 1, seed: 4,
+      onProgress: (p) => {
+        if (p.stage === 'decoder' && p.step === 0 && p.unet === 1) events.push(`decoder batch ${p.batch}`);
+      },
+      onImage: (im) => {
+        events.push(`image ${im.sampleIndex}`);
+      },
+    });
+    expect(events).toEqual(['decoder batch 0', 'image 0', 'decoder batch 1', 'image 1']);
+    expect(images).toHaveLength(2);
+  });
+
+  it('an abort signal stops the run at the next step and keeps what finished', async () => {
+    const ctl = new AbortController();
+    const got: GeneratedImage[] = [];
+    const run = generate('a blue circle on a white background', {
+      manager, steps: 2, samples: 3, batchSize: 1, signal: ctl.signal,
+      onImage: (im) => {
+        got.push(im);
+        ctl.abort(new Error('stopped by the test'));
+      },
+    });
+    await expect(run).rejects.toThrow('stopped by the test');
+    expect(got).toHaveLength(1);
+    // the manager is still usable afterwards
+    expect(await generate('a blue circle on a white background', { manager, steps: 2 })).toHaveLength(1);
   });
 });

@@ -141,3 +141,35 @@ export class ReplayNoise implements NoiseSource {
     return d.data.slice(); // callers may write into their draw
   }
 }
+
+/**
+ * One stream per batch row group: a draw of shape [R, ...] with R a multiple of `streams.length`
+ * gives rows [i * R/n, (i + 1) * R/n) to stream i. Each image keeps its own stream whatever batch it
+ * runs in (rows of one image are contiguous: the prior's candidates are repeated row-wise), so
+ * batching and the other inputs never change an image.
+ */
+export class RowNoise implements NoiseSource {
+  constructor(readonly streams: readonly NoiseSource[]) {
+    if (streams.length === 0) throw new Error('RowNoise: no streams');
+  }
+
+  next(shape: readonly number[]): Float32Array {
+    const n = this.streams.length;
+    const rows = shape[0];
+    if (shape.length === 0 || rows % n !== 0) {
+      throw new Error(`RowNoise: draw of shape ${shapeStr(shape)} does not split into ${n} row groups`);
+    }
+    const per = [rows / n, ...shape.slice(1)];
+    const size = numel(per);
+    const out = new Float32Array(size * n);
+    this.streams.forEach((s, i) => out.set(s.next(per), i * size));
+    return out;
+  }
+}
+
+/** The seed of image `sample` of a run with seed `seed` (image k of seed s is image 0 of seed s + k). */
+export function imageSeed(seed: number, sample: number): number {
+  const s = seed + sample;
+  if (!Number.isSafeInteger(s)) throw new Error(`seed ${seed} + image ${sample} is not a safe integer`);
+  return s;
+}

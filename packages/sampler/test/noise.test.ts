@@ -2,7 +2,7 @@
 // sampling error for 2e5 draws); ReplayNoise hands recorded draws out in order, from arrays or from a
 // fixture's noise_NNN tensors, and names the draw, the shapes and the recording in its errors.
 import { describe, expect, it } from 'vitest';
-import { ReplayNoise, SeededNoise } from '../src/noise.js';
+import { ReplayNoise, RowNoise, SeededNoise, imageSeed } from '../src/noise.js';
 import { fixture, manifestEntry } from './helpers.js';
 
 describe('SeededNoise', () => {
@@ -93,5 +93,29 @@ describe('ReplayNoise', () => {
       new RegExp(`draw 0 asks for shape \\[${wrong.join(', ')}\\] but recording unet1\\.noise_000 has \\[${shape.join(', ')}\\]`),
     );
     expect(Array.from(r.next(shape).subarray(0, 3))).toEqual(Array.from((await file.readFloat32('unet1.noise_000')).subarray(0, 3)));
+  });
+});
+
+describe('RowNoise', () => {
+  it('gives each row group its own stream, whatever the batch', () => {
+    // Batch of 2 images with 3 candidate rows each, drawn twice; then image 1 alone.
+    const batched = new RowNoise([new SeededNoise(5), new SeededNoise(6)]);
+    const a1 = batched.next([6, 4]);
+    const a2 = batched.next([6, 4]);
+    const alone = new RowNoise([new SeededNoise(6)]);
+    expect(alone.next([3, 4])).toEqual(a1.subarray(12, 24));
+    expect(alone.next([3, 4])).toEqual(a2.subarray(12, 24));
+    expect(new SeededNoise(5).next([3, 4])).toEqual(a1.subarray(0, 12));
+    expect(a1.subarray(0, 12)).not.toEqual(a1.subarray(12, 24));
+  });
+
+  it('refuses draws that do not split into the row groups', () => {
+    const n = new RowNoise([new SeededNoise(1), new SeededNoise(2)]);
+    expect(() => n.next([3, 4])).toThrow('RowNoise: draw of shape [3, 4] does not split into 2 row groups');
+  });
+
+  it('seeds image k of seed s as image 0 of seed s + k', () => {
+    expect(imageSeed(10, 3)).toBe(13);
+    expect(() => imageSeed(Number.MAX_SAFE_INTEGER, 1)).toThrow(/not a safe integer/);
   });
 });

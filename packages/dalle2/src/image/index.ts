@@ -12,3 +12,4 @@ export {
   resizeMaskNearest,
   type RgbImage,
 } from './image.js';
+export { readPngText, withPngText } from './pngText.js';

@@ -1,5 +1,5 @@
 // dalle2-laion `BasicInference`: text in, images out (prior -> decoder).
-import { InferenceScript, type DecodedImage } from './inferenceScript.js';
+import { InferenceScript, type DecodedImage, type ImageKey } from './inferenceScript.js';
 
 export interface BasicInferenceOptions {
   /** Default: the load config's `prior.default_cond_scale`, else 1. */
@@ -17,6 +17,8 @@ export interface BasicInferenceOptions {
   /** Sampling-step overrides. */
   priorTimesteps?: number;
   decoderTimesteps?: number | readonly (number | undefined)[];
+  /** Called as each image is decoded (prompt index, its prior sample number, decoder sample number). */
+  onImage?: (image: DecodedImage, at: { prompt: number; sample: number; decoderSample: number }) => void | Promise<void>;
 }
 
 /** Images of one prompt, grouped by the image embedding (global embedding index) they were decoded from. */
@@ -43,12 +45,14 @@ export class BasicInference extends InferenceScript {
     this.print('Finished generating prior embeddings.');
     const embeddings: Float32Array[] = [];
     const decoderText: string[] = [];
+    const streams: ImageKey[] = [];
     const reverse: number[][] = prompts.map(() => []);
     prompts.forEach((p, i) => {
-      for (const e of embeddingMap.get(i) ?? []) {
+      for (const [sample, e] of (embeddingMap.get(i) ?? []).entries()) {
         reverse[i].push(embeddings.length);
         embeddings.push(e);
         decoderText.push(p);
+        streams.push({ input: i, sample });
       }
     });
     this.print(`Grouped ${prompts.length} texts into ${embeddings.length} embeddings.`);
@@ -60,6 +64,8 @@ export class BasicInference extends InferenceScript {
       sampleCount: opts.decoderSampleCount ?? 1,
       batchSize: opts.decoderBatchSize ?? 10,
       timesteps: opts.decoderTimesteps,
+      streams,
+      onDecoded: opts.onImage ? (e, decoderSample, image) => opts.onImage!(image, { prompt: streams[e].input, sample: streams[e].sample, decoderSample }) : undefined,
     });
     this.print('Finished sampling from decoder.');
     return prompts.map((prompt, i) => ({

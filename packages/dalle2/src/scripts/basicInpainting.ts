@@ -1,7 +1,7 @@
 // dalle2-laion `BasicInpainting`: images + masks + text in; the masked-out parts are generated
 // (mask true = keep the original pixel), conditioned on a prior embedding of the text.
 import type { RgbImage } from '../image/index.js';
-import { InferenceScript, type DecodedImage } from './inferenceScript.js';
+import { InferenceScript, type DecodedImage, type ImageKey } from './inferenceScript.js';
 
 export interface InpaintMask {
   /** width * height values, 1 = keep the original pixel, 0 = generate. */
@@ -19,6 +19,8 @@ export interface BasicInpaintingOptions {
   decoderBatchSize?: number;
   priorTimesteps?: number;
   decoderTimesteps?: number | readonly (number | undefined)[];
+  /** Called as each image is decoded (input image index and sample number). */
+  onImage?: (image: DecodedImage, at: { input: number; sample: number }) => void | Promise<void>;
 }
 
 export class BasicInpainting extends InferenceScript {
@@ -39,10 +41,12 @@ export class BasicInpainting extends InferenceScript {
     this.print('Finished generating prior embeddings.');
     const embeddings: Float32Array[] = [];
     const owner: number[] = [];
+    const streams: ImageKey[] = [];
     prompts.forEach((_, i) => {
-      for (const e of embeddingMap.get(i) ?? []) {
+      for (const [sample, e] of (embeddingMap.get(i) ?? []).entries()) {
         embeddings.push(e);
         owner.push(i);
+        streams.push({ input: i, sample });
       }
     });
     this.print(`Grouped ${prompts.length} texts into ${embeddings.length} embeddings.`);
@@ -56,6 +60,8 @@ export class BasicInpainting extends InferenceScript {
       sampleCount: 1,
       batchSize: opts.decoderBatchSize ?? 10,
       timesteps: opts.decoderTimesteps,
+      streams,
+      onDecoded: opts.onImage ? (e, _decoderSample, image) => opts.onImage!(image, streams[e]) : undefined,
     });
     this.print('Finished sampling from decoder.');
     const out = new Map<number, DecodedImage[]>();

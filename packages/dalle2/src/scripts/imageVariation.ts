@@ -10,6 +10,8 @@ export interface ImageVariationOptions {
   sampleCount?: number;
   batchSize?: number;
   timesteps?: number | readonly (number | undefined)[];
+  /** Called as each image is decoded (input image index and sample number). */
+  onImage?: (image: DecodedImage, at: { input: number; sample: number }) => void | Promise<void>;
 }
 
 export class ImageVariation extends InferenceScript {
@@ -24,6 +26,7 @@ export class ImageVariation extends InferenceScript {
       sampleCount: opts.sampleCount ?? 1,
       batchSize: opts.batchSize ?? 10,
       timesteps: opts.timesteps,
+      onDecoded: opts.onImage ? (input, sample, image) => opts.onImage!(image, { input, sample }) : undefined,
     });
     this.print('Finished running decoder.');
     return out;

@@ -1,10 +1,12 @@
 // dalle2-laion's `InferenceScript` base: tokenisation, prior sampling and decoder sampling with the
 // upstream defaults and batching (each input repeated `sampleCount` times, split into batches of
-// `batchSize`, results grouped per input index). Randomness is one NoiseSource stream shared by every
-// stage, in call order (prior draws, then decoder draws), so a run replays recorded upstream noise.
+// `batchSize`, results grouped per input index). Randomness: by default every image has its own seeded
+// stream (image k of an input: seed + k), used by the prior and then the decoder, so an image never
+// depends on batching or on the other inputs; a given `noise` source is instead one stream shared by
+// every stage in call order (prior draws, then decoder draws), which replays recorded upstream noise.
 import { Tensor, tidy, type Runtime } from '@dalle2/tensor';
 import { dalle2Tokenize } from '@dalle2/models';
-import { SeededNoise, type NoiseSource } from '@dalle2/sampler';
+import { RowNoise, SeededNoise, imageSeed, type NoiseSource } from '@dalle2/sampler';
 import type { ModelLoadConfig } from '../config/index.js';
 import { chwToImage, imageToChw, resizeImage, resizeMaskNearest, type RgbImage } from '../image/index.js';
 import { DalleModelManager, type ManagerOptions } from '../manager/index.js';
@@ -26,10 +28,15 @@ export interface ScriptOptions {
   /** Print what the script does (upstream's `verbose`). */
   verbose?: boolean;
   log?: (message: string) => void;
-  /** The random stream; default SeededNoise(seed ?? 0). */
+  /** One random stream for the whole run (e.g. ReplayNoise of recorded upstream draws); default per-image streams from `seed`. */
   noise?: NoiseSource;
+  /** Seed of the per-image streams (default 0): image k of each input draws from SeededNoise(seed + k). */
   seed?: number;
   onProgress?: (p: SamplingProgress) => void;
+  /** Aborts sampling at the next step boundary (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** Cut over-long prompts to the tokenizer's context instead of failing (upstream's truncate_text). */
+  truncateText?: boolean;
   /** Free the prior's GPU memory while the decoder runs and vice versa (reloaded from files on use). */
   lowMemory?: boolean;
 }
@@ -64,14 +71,32 @@ export interface SampleDecoderOptions {
   batchSize?: number;
   /** Sampling steps per unet (or one for all); default each unet's. */
   timesteps?: number | readonly (number | undefined)[];
+  /**
+   * Per input, the image whose noise stream the decoder continues (from samplePrior's `images`), so an
+   * image's prior and decoder draws form one stream. Default: input i, sample k draws from seed + k.
+   */
+  streams?: readonly ImageKey[];
+  /** Called as each batch is decoded, before the next one starts. */
+  onDecoded?: (input: number, sample: number, image: DecodedImage) => void | Promise<void>;
+}
+
+/** Identifies one image's noise stream: its input and sample index. */
+export interface ImageKey {
+  input: number;
+  sample: number;
 }
 
 /** upstream `_repeat_tensor_and_batch`: each index repeated `repeat` times, split into batches. */
 export function repeatAndBatch(count: number, repeat: number, batchSize: number): number[][] {
+  return repeatAndBatchKeys(count, repeat, batchSize).map((b) => b.map((k) => k.input));
+}
+
+/** repeatAndBatch with the sample number of each row (the k-th repeat of an input is its sample k). */
+export function repeatAndBatchKeys(count: number, repeat: number, batchSize: number): ImageKey[][] {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`sample count ${repeat} must be a positive integer`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size ${batchSize} must be a positive integer`);
-  const flat = Array.from({ length: count * repeat }, (_, k) => Math.floor(k / repeat));
-  const out: number[][] = [];
+  const flat = Array.from({ length: count * repeat }, (_, k): ImageKey => ({ input: Math.floor(k / repeat), sample: k % repeat }));
+  const out: ImageKey[][] = [];
   for (let i = 0; i < flat.length; i += batchSize) out.push(flat.slice(i, i + batchSize));
   return out;
 }
@@ -83,15 +108,37 @@ function push<T>(map: Map<number, T[]>, key: number, value: T): void {
 }
 
 export class InferenceScript {
-  readonly noise: NoiseSource;
   protected readonly options: ScriptOptions;
+  /** Per-image streams of this script, by `input:sample` of the stage that created them. */
+  private readonly streams = new Map<string, NoiseSource>();
 
   constructor(
     readonly manager: DalleModelManager,
     options: ScriptOptions = {},
   ) {
     this.options = options;
-    this.noise = options.noise ?? new SeededNoise(options.seed ?? 0);
+    imageSeed(options.seed ?? 0, 0); // validates the seed before any work
+  }
+
+  /** The noise of a batch whose rows are these images (or the shared stream when one was given). */
+  protected batchNoise(stage: string, rows: readonly ImageKey[]): NoiseSource {
+    if (this.options.noise) return this.options.noise;
+    return new RowNoise(rows.map((k) => this.imageStream(stage, k)));
+  }
+
+  private imageStream(stage: string, k: ImageKey): NoiseSource {
+    const id = `${stage}:${k.input}:${k.sample}`;
+    let s = this.streams.get(id);
+    if (!s) {
+      s = new SeededNoise(imageSeed(this.options.seed ?? 0, k.sample));
+      this.streams.set(id, s);
+    }
+    return s;
+  }
+
+  /** Throws the abort reason when the run was cancelled (checked at every step boundary). */
+  protected checkAborted(): void {
+    this.options.signal?.throwIfAborted();
   }
 
   /** Loads the models of a config (object or JSON path) and wraps them in this script. */
@@ -114,7 +161,7 @@ export class InferenceScript {
 
   /** dalle2_pytorch `tokenizer.tokenize`: [N, 256] ids, no SOT/EOT (what dalle2-laion feeds the prior). */
   tokenize(texts: readonly string[]): Int32Array {
-    return dalle2Tokenize(texts);
+    return dalle2Tokenize(texts, { truncateText: this.options.truncateText ?? false });
   }
 
   /**
@@ -128,17 +175,20 @@ export class InferenceScript {
     if (this.options.lowMemory && this.manager.hasDecoder) this.manager.release('decoder');
     const prior = await this.manager.diffusionPrior();
     const condScale = opts.condScale ?? this.manager.priorDefaults().condScale;
-    const batches = repeatAndBatch(count, opts.sampleCount ?? 1, opts.batchSize ?? 100);
+    const batches = repeatAndBatchKeys(count, opts.sampleCount ?? 1, opts.batchSize ?? 100);
     const out = new Map<number, Float32Array[]>();
-    for (const [bi, rows] of batches.entries()) {
+    for (const [bi, keys] of batches.entries()) {
+      const rows = keys.map((k) => k.input);
       const batchTokens = new Int32Array(rows.length * L);
       rows.forEach((src, k) => batchTokens.set(ids.subarray(src * L, (src + 1) * L), k * L));
-      const onStep = this.options.onProgress
-        ? (s: { index: number; steps: number }) => this.options.onProgress!({ stage: 'prior', batch: bi, batches: batches.length, step: s.index, steps: s.steps })
-        : undefined;
+      const onStep = (s: { index: number; steps: number }) => {
+        this.checkAborted();
+        this.options.onProgress?.({ stage: 'prior', batch: bi, batches: batches.length, step: s.index, steps: s.steps });
+      };
+      this.checkAborted();
       const embed = await prior.sample(
         { tokens: batchTokens, batch: rows.length },
-        { noise: this.noise, condScale, timesteps: opts.timesteps, numSamplesPerBatch: opts.numSamplesPerBatch ?? 2, onStep },
+        { noise: this.batchNoise('image', keys), condScale, timesteps: opts.timesteps, numSamplesPerBatch: opts.numSamplesPerBatch ?? 2, onStep },
       );
       let host: Float32Array;
       try {
@@ -218,11 +268,16 @@ export class InferenceScript {
     }
     const condScale = opts.condScale ?? decoder.unets.map((u) => u.condScale);
     const timesteps = typeof opts.timesteps === 'number' ? decoder.unets.map(() => opts.timesteps as number) : opts.timesteps;
-    const batches = repeatAndBatch(embeds.length, opts.sampleCount ?? 1, opts.batchSize ?? 10);
+    const batches = repeatAndBatchKeys(embeds.length, opts.sampleCount ?? 1, opts.batchSize ?? 10);
     const rt = this.rt;
     const D = embeds[0].length;
     const out = new Map<number, DecodedImage[]>();
-    for (const [bi, rows] of batches.entries()) {
+    // Decoder sample 0 of a prior image continues that image's stream; other images get their own.
+    const streamOf = (k: ImageKey): [string, ImageKey] =>
+      opts.streams && k.sample === 0 ? ['image', opts.streams[k.input]] : opts.streams ? [`decoder${k.sample}`, opts.streams[k.input]] : ['decoder', k];
+    for (const [bi, keys] of batches.entries()) {
+      const rows = keys.map((k) => k.input);
+      const noise = this.options.noise ?? new RowNoise(keys.map((k) => this.imageStream(...streamOf(k))));
       const embedData = new Float32Array(rows.length * D);
       rows.forEach((src, k) => embedData.set(embeds![src], k * D));
       const imageEmbed = Tensor.from(rt, embedData, [rows.length, D]).keep();
@@ -241,16 +296,21 @@ export class InferenceScript {
           textEncodings,
           condScale,
           timesteps,
-          noise: this.noise,
+          noise,
           inpaint,
-          onStep: this.options.onProgress ? (e) => this.options.onProgress!({ stage: 'decoder', batch: bi, batches: batches.length, ...e }) : undefined,
+          onStep: (e) => {
+            this.checkAborted();
+            this.options.onProgress?.({ stage: 'decoder', batch: bi, batches: batches.length, ...e });
+          },
         });
         const host = await images.toFloat32();
         const [, C, H, W] = images.shape;
-        rows.forEach((src, k) => {
+        for (const [k, key] of keys.entries()) {
           const pixels = host.slice(k * C * H * W, (k + 1) * C * H * W);
-          push(out, src, { image: chwToImage(pixels, W, H), pixels });
-        });
+          const decoded = { image: chwToImage(pixels, W, H), pixels };
+          push(out, key.input, decoded);
+          await opts.onDecoded?.(key.input, key.sample, decoded);
+        }
       } finally {
         images?.dispose();
         imageEmbed.dispose();
