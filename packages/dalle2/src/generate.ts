@@ -149,7 +149,7 @@ export async function generate(prompt: string | readonly string[], options: Gene
     }));
   try {
     const plan = await resolvePlan(manager, request, true);
-    const model = { digest: configDigest(manager.config), config: typeof configSource === 'string' ? configSource : undefined };
+    const model = { digest: configDigest(manager.config), config: typeof options.modelConfig === 'string' ? options.modelConfig : typeof configSource === 'string' ? configSource : undefined };
     const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate });
     const batch = options.batchSize;
     const out: GeneratedImage[] = [];

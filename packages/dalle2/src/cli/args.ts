@@ -1,45 +1,28 @@
-// Command-line parsing for `dalle2 <command>`: node:util parseArgs plus value checks that name the flag.
-import { parseArgs } from 'node:util';
+// Command-line parsing for `dalle2 <command>`: one table of options (with dalle2-laion's names as
+// aliases), per-command help, and one-line usage errors that name the flag and suggest a fix.
+import { OPTIONS, commandHelp, type OptionSpec } from './help.js';
+
+export { USAGE, commandHelp } from './help.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
+
+  /** `hint`: a second line pointing at the right help text. */
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
 }
 
-export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'help'] as const;
+export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'info', 'help', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
-
-export const USAGE = `usage: dalle2 <command> [options]
-
-commands:
-  dream "<prompt>" ["<prompt>" ...]   text to image (prior + decoder)
-  variation <image|dir> [...]        variations of images (CLIP image embedding + decoder)
-  inpaint --image a.png --mask m.png --prompt "..." [--image ... --mask ... --prompt ...]
-                                     regenerate the masked-out parts (mask: red >= 128 = keep)
-  test                               load the model and report what was loaded
-  help                               this text
-
-options (all commands):
-  --model-config <path>   dalle2-laion ModelLoadConfig JSON (default: the bundled demo model)
-  --output-path <dir>     where PNGs go (default ./output/<basic|variations|inpaint>/)
-  --samples <n>           images per prompt / image (default 1)
-  --seed <n>              random seed (default 0): the same seed gives the same images
-  --steps <n>             sampling steps for every stage (prior and each decoder unet)
-  --prior-steps <n>       prior sampling steps only
-  --decoder-steps <n[,n]> decoder sampling steps, one for all unets or one per unet
-  --cond-scale <x[,x]>    decoder guidance scale, one for all unets or one per unet
-  --batch-size <n>        most samples run at once
-  --verbose, -v           print what each stage does
-  --quiet, -q             no progress bars or summary lines
-  --tune                  afterwards, measure kernel choices for the shapes this run used and save them
-                          for this GPU (later runs pick them up; see bench/README.md, "tune")
-dream:
-  --prompt-file <f>       prompts from a .txt (one per line) or .json (list of strings, or
-                          {"prompts": [...]}, or {"samples": [{"prompt": ...}]}) file
-variation:
-  --text <prompt>         prompt per image, for text-conditioned decoders (repeatable)`;
 
 export interface CliOptions {
   command: CommandName;
+  /** For `help <command>`: the command asked about. */
+  helpFor?: CommandName;
   positionals: string[];
   modelConfig?: string;
   outputPath?: string;
@@ -50,14 +33,112 @@ export interface CliOptions {
   priorSteps?: number;
   decoderSteps?: number[];
   condScale?: number[];
+  priorCondScale?: number;
   batchSize?: number;
+  priorBatchSize?: number;
+  decoderBatchSize?: number;
   images: string[];
   masks: string[];
   prompts: string[];
   texts: string[];
+  truncate: boolean;
   verbose: boolean;
   quiet: boolean;
   tune: boolean;
+}
+
+type Raw = Map<string, string | boolean | string[]>;
+
+/** `-1`, `.5`, `-2.5e3`, `1,-2`: values that start with a dash but are numbers, not flags. */
+const NUMERIC = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?(,-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)*$/i;
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0];
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j];
+      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length];
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dist = levenshtein(word, c);
+    if (dist < bestD) [best, bestD] = [c, dist];
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function helpHint(command: CommandName | undefined): string {
+  return command && command !== 'help' && command !== 'version' ? `see "dalle2 ${command} --help"` : 'see "dalle2 help"';
+}
+
+function findOption(name: string): OptionSpec | undefined {
+  return OPTIONS.find((o) => o.name === name || o.aliases?.includes(name));
+}
+
+function findShort(ch: string): OptionSpec | undefined {
+  return OPTIONS.find((o) => o.short === ch);
+}
+
+/** Splits argv into positionals and raw option values (by canonical name). */
+function scan(argv: readonly string[], command: CommandName | undefined): { raw: Raw; positionals: string[] } {
+  const raw: Raw = new Map();
+  const positionals: string[] = [];
+  const set = (spec: OptionSpec, shown: string, value: string | boolean) => {
+    if (spec.commands !== 'all' && command && !spec.commands.includes(command)) {
+      throw new UsageError(`${shown} does not apply to "${command}"`, helpHint(command));
+    }
+    if (spec.kind === 'multi') raw.set(spec.name, [...((raw.get(spec.name) as string[] | undefined) ?? []), value as string]);
+    else raw.set(spec.name, value);
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = a.slice(2, eq < 0 ? undefined : eq);
+      const spec = findOption(name);
+      if (!spec) {
+        const names = OPTIONS.flatMap((o) => [o.name, ...(o.aliases ?? [])]);
+        const near = closest(name, names);
+        throw new UsageError(`unknown option --${name}${near ? ` (did you mean --${near}?)` : ''}`, helpHint(command));
+      }
+      if (spec.kind === 'flag') {
+        if (eq >= 0) throw new UsageError(`--${name} takes no value`, helpHint(command));
+        set(spec, `--${name}`, true);
+        continue;
+      }
+      let value: string | undefined = eq >= 0 ? a.slice(eq + 1) : argv[i + 1];
+      if (eq < 0) {
+        if (value === undefined || (value.startsWith('-') && !NUMERIC.test(value))) throw new UsageError(`--${name} needs a value (${spec.arg})`, helpHint(command));
+        i++;
+      }
+      value = value ?? '';
+      set(spec, `--${name}`, value);
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1 && !NUMERIC.test(a)) {
+      for (const ch of a.slice(1)) {
+        const spec = findShort(ch);
+        if (!spec) throw new UsageError(`unknown option -${ch}`, helpHint(command));
+        set(spec, `-${ch}`, true);
+      }
+      continue;
+    }
+    positionals.push(a);
+  }
+  return { raw, positionals };
 }
 
 function int(flag: string, v: string | undefined, min: number): number | undefined {
@@ -67,72 +148,70 @@ function int(flag: string, v: string | undefined, min: number): number | undefin
   return n;
 }
 
-function list(flag: string, v: string | undefined, parse: (s: string) => number): number[] | undefined {
+function num(flag: string, s: string, min: number): number {
+  const n = Number(s);
+  if (s.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got "${s}"`);
+  if (n < min) throw new UsageError(`--${flag}: expected a number >= ${min}, got "${s}"`);
+  return n;
+}
+
+function list(v: string | undefined, parse: (s: string) => number): number[] | undefined {
   if (v === undefined) return undefined;
   return v.split(',').map((s) => parse(s.trim()));
 }
 
 /** Parses argv (without node and the script). Throws UsageError naming the bad flag or command. */
 export function parseCli(argv: readonly string[]): CliOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        'model-config': { type: 'string' },
-        'output-path': { type: 'string' },
-        'prompt-file': { type: 'string' },
-        samples: { type: 'string' },
-        seed: { type: 'string' },
-        steps: { type: 'string' },
-        'prior-steps': { type: 'string' },
-        'decoder-steps': { type: 'string' },
-        'cond-scale': { type: 'string' },
-        'batch-size': { type: 'string' },
-        image: { type: 'string', multiple: true },
-        mask: { type: 'string', multiple: true },
-        prompt: { type: 'string', multiple: true },
-        text: { type: 'string', multiple: true },
-        verbose: { type: 'boolean', short: 'v' },
-        quiet: { type: 'boolean', short: 'q' },
-        tune: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError((err as Error).message);
+  const first = argv.find((a) => !a.startsWith('-'));
+  const firstIsCommand = first !== undefined && (COMMANDS as readonly string[]).includes(first);
+  const { raw, positionals: all } = scan(argv, firstIsCommand ? (first as CommandName) : undefined);
+  if (raw.get('version')) return defaults('version', []);
+  const [cmd, ...rest] = all;
+  if (cmd !== undefined && !(COMMANDS as readonly string[]).includes(cmd)) {
+    const near = closest(cmd, COMMANDS);
+    throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''}`, 'commands: dream, variation, inpaint, test, info, help, version');
   }
-  const { values, positionals } = parsed;
-  const [first, ...rest] = positionals;
-  const command = values.help ? 'help' : ((first ?? 'help') as CommandName);
-  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${first}" (commands: ${COMMANDS.join(', ')})`);
-  const number = (flag: string) => (s: string) => {
-    const n = Number(s);
-    if (s === '' || !Number.isFinite(n)) throw new UsageError(`--${flag}: expected a number, got "${s}"`);
-    return n;
-  };
-  const stepList = (s: string) => int('decoder-steps', s, 1)!;
+  if (raw.get('help') || cmd === undefined || cmd === 'help') {
+    const about = cmd === 'help' ? rest[0] : cmd;
+    if (about !== undefined && !(COMMANDS as readonly string[]).includes(about)) throw new UsageError(`no help for "${about}": not a command`, 'see "dalle2 help"');
+    return { ...defaults('help', []), helpFor: about as CommandName | undefined };
+  }
+  const command = cmd as CommandName;
+  const s = (k: string) => raw.get(k) as string | undefined;
+  const m = (k: string) => (raw.get(k) as string[] | undefined) ?? [];
+  const b = (k: string) => raw.get(k) === true;
   return {
     command,
-    positionals: values.help ? positionals.slice(1) : rest,
-    modelConfig: values['model-config'],
-    outputPath: values['output-path'],
-    promptFile: values['prompt-file'],
-    samples: int('samples', values.samples, 1) ?? 1,
-    seed: int('seed', values.seed, 0) ?? 0,
-    steps: int('steps', values.steps, 1),
-    priorSteps: int('prior-steps', values['prior-steps'], 1),
-    decoderSteps: list('decoder-steps', values['decoder-steps'], stepList),
-    condScale: list('cond-scale', values['cond-scale'], number('cond-scale')),
-    batchSize: int('batch-size', values['batch-size'], 1),
-    images: values.image ?? [],
-    masks: values.mask ?? [],
-    prompts: values.prompt ?? [],
-    texts: values.text ?? [],
-    verbose: values.verbose ?? false,
-    quiet: values.quiet ?? false,
-    tune: values.tune ?? false,
+    positionals: rest,
+    modelConfig: s('model-config'),
+    outputPath: s('output-path'),
+    promptFile: s('prompt-file'),
+    samples: int('samples', s('samples'), 1) ?? 1,
+    seed: int('seed', s('seed'), 0) ?? 0,
+    steps: int('steps', s('steps'), 1),
+    priorSteps: int('prior-steps', s('prior-steps'), 1),
+    decoderSteps: list(s('decoder-steps'), (x) => int('decoder-steps', x, 1)!),
+    condScale: list(s('cond-scale'), (x) => num('cond-scale', x, 0)),
+    priorCondScale: s('prior-cond-scale') === undefined ? undefined : num('prior-cond-scale', s('prior-cond-scale')!, 0),
+    batchSize: int('batch-size', s('batch-size'), 1),
+    priorBatchSize: int('prior-batch-size', s('prior-batch-size'), 1),
+    decoderBatchSize: int('decoder-batch-size', s('decoder-batch-size'), 1),
+    images: m('image'),
+    masks: m('mask'),
+    prompts: m('prompt'),
+    texts: m('text'),
+    truncate: b('truncate'),
+    verbose: b('verbose'),
+    quiet: b('quiet'),
+    tune: b('tune'),
   };
+}
+
+function defaults(command: CommandName, positionals: string[]): CliOptions {
+  return { command, positionals, samples: 1, seed: 0, images: [], masks: [], prompts: [], texts: [], truncate: false, verbose: false, quiet: false, tune: false };
+}
+
+/** The help text of a command, or the overview. */
+export function helpText(command?: CommandName): string {
+  return commandHelp(command);
 }
