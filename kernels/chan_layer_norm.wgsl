@@ -6,7 +6,7 @@
 // DALLE2-pytorch's stable flag. Workgroup w handles batch w / blocks, pixels [32 * (w % blocks), +32).
 // Defines:
 //   T = `f32` -- f32 | f16: element type of x and y
-//   TW = `f32` -- f32 | f16: element type of the weight (x's when absent)
+//   TW = `{{T}}` -- f32 | f16: element type of the weight (x's when absent)
 //   HAS_W = `true` -- true | false: scale by w_in (false: the binding is a dummy, never read)
 //   STABLE = `false` -- true | false: divide by the per-pixel channel amax first
 // Bindings (group 0):
