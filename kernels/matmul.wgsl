@@ -5,8 +5,8 @@
 // contiguous dim when it is a multiple of 4; out-of-range elements load as 0 so ragged M/N/K work.
 // Grid (util.ts foldedGrid): x = column tile, y + z * num_workgroups.y = row tile + tiles_m * matrix.
 // Defines:
-//   BM = `64` -- tile rows (matmul.ts tiledKernel: 128 | 64 | 32), a multiple of 4 * TM
-//   BN = `64` -- tile columns (128 | 64 | 32), a multiple of 4 * TN
+//   BM = `64` -- tile rows (matmul.ts tiledKernel: 128 | 64 | 32), a multiple of TM
+//   BN = `64` -- tile columns (128 | 64 | 32), a multiple of TN
 //   BK = `16` -- k slice staged per step (16)
 //   TM = `4` -- rows per thread (8 with 128 tiles, else 4), a multiple of 4
 //   TN = `4` -- columns per thread (as TM)

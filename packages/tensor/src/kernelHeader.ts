@@ -78,8 +78,8 @@ export function parseKernelHeader(name: string, src: string): KernelHeader {
     } else if (!section) {
       summary.push(body);
     } else if (indent >= 4) {
-      if (!last) fail(line, 'continuation without an entry');
-      last!.doc = `${last!.doc} ${body}`.trim();
+      const entry = last ?? fail(line, 'continuation without an entry');
+      entry.doc = `${entry.doc} ${body}`.trim();
     } else if (section === 'Defines') {
       const m = DEFINE.exec(body) ?? fail(line, 'expected NAME = `default` -- doc');
       const d: DefineDoc = { name: m[1], default: m[2], doc: m[3] ?? '' };
