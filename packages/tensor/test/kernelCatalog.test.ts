@@ -140,6 +140,36 @@ describe('emitted kernels compile on a fresh device', () => {
     }
   }
 
+  it('an emitted kernel runs on plain WebGPU calls, bound and packed as its header says', async () => {
+    // binary_scalar, EXPR overridden: out = a * s. Params n: u32, s: f32 (header order), padded to 16 bytes.
+    const dev = await device();
+    const module = dev.createShaderModule({ code: emitKernel('binary_scalar', { EXPR: 'x * y' }) });
+    const pipeline = await dev.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const a = dev.createBuffer({ size: 16, usage });
+    dev.queue.writeBuffer(a, 0, new Float32Array([1, -2, 3.5, 0]));
+    const out = dev.createBuffer({ size: 16, usage });
+    const params = new DataView(new ArrayBuffer(16));
+    params.setUint32(0, 3, true);
+    params.setFloat32(4, 4, true);
+    const p = dev.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    dev.queue.writeBuffer(p, 0, params.buffer);
+    const entries = [a, out, p].map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const group = dev.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const read = dev.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const enc = dev.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    enc.copyBufferToBuffer(out, 0, read, 0, 16);
+    dev.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    expect([...new Float32Array(read.getMappedRange())]).toEqual([4, -8, 14, 0]);
+    read.unmap();
+  });
+
   it.for(names)('%s with its default defines', (name, ctx) => compile(name, {}, (note) => ctx.skip(note)));
 
   // Defaults that name T (storage views, affine types) follow it: T=f16 alone must give consistent code.
