@@ -2,11 +2,10 @@
 // (shared/fixtures/clip) and a random-initialised OpenAI ViT-L/14 (the CLIP of LAION's prior and decoder).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ClipModel, loadClipWeights, type ClipConfig, type Weights } from '../packages/models/src/index.js';
+import { ClipModel, loadClipWeights, type ClipConfig, type Weights } from '@dalle2/models';
 import type { BenchOptions } from './harness.js';
-import {
-  ModelBench, Runtime, Tensor, clipSpec, randomData, randomWeights, specParams, timed, type CaseId, type DType,
-} from './randomWeights.js';
+import { Runtime, Tensor, type DType } from '@dalle2/tensor';
+import { ModelBench, clipSpec, randomData, randomWeights, specParams, timed, type CaseId } from './randomWeights.js';
 
 const FIXTURE = fileURLToPath(new URL('../../shared/fixtures/clip/weights.safetensors', import.meta.url));
 

@@ -11,14 +11,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   Unet, castUnetConfig, decoderUnetCast, parseDecoderUnetConfigs, parseUnetConfig, type UnetConfig, type UnetForwardArgs,
-} from '../packages/models/src/index.js';
+} from '@dalle2/models';
 import {
   BETA_SCHEDULES, NoiseSchedule, SeededNoise, ddimStep, ddimTimePairs, drawNoise, splitLearnedVariance, type BetaScheduleKind,
-} from '../packages/sampler/src/index.js';
+} from '@dalle2/sampler';
 import type { BenchOptions } from './harness.js';
+import { Runtime, Tensor, cast, type DType } from '@dalle2/tensor';
 import {
-  ModelBench, Runtime, Tensor, randomData, randomWeights, specParams, tensor, textEncodings, timed, unetSpec,
-  type CaseId, type DType, type ModelRow,
+  ModelBench, randomData, randomWeights, specParams, textEncodings, timed, unetSpec, type CaseId, type ModelRow,
 } from './randomWeights.js';
 
 const FIXTURE_DIR = new URL('../../shared/fixtures/decoder/', import.meta.url);
@@ -75,7 +75,7 @@ export function disposeInputs(a: UnetForwardArgs): void {
 
 /** Decoder.loopStep's DDIM update from a guided unet output: f32, variance channels dropped, static clamp, eta 1. */
 function ddimUpdate(m: UnetModel, a: UnetForwardArgs, raw: Tensor, timeNext: number, noise: Tensor): Tensor {
-  const out = raw.dtype === 'f32' ? raw : tensor.cast(raw, 'f32');
+  const out = raw.dtype === 'f32' ? raw : cast(raw, 'f32');
   const learned = m.config.channelsOut === 2 * m.config.channels;
   const pred = learned ? splitLearnedVariance(out).pred : out;
   const next = ddimStep({ sched: m.schedule, xt: a.x, time: a.timesteps[0], timeNext, modelOutput: pred, predictX0: false, clamp: true, eta: 1, noise });

@@ -127,7 +127,7 @@ export function formatReport(adapter: string, results: StepResult[], totalS: num
 }
 
 async function adapterInfo(): Promise<{ describe: string; software: boolean }> {
-  const { Runtime } = await import('../packages/tensor/src/runtime.js');
+  const { Runtime } = await import('@dalle2/tensor');
   const rt = await Runtime.create();
   try {
     return { describe: rt.describe(), software: rt.info.isSoftware };

@@ -1,14 +1,9 @@
 // The `kernels` suite: per-kernel throughput on the current adapter. Each case allocates its inputs in
 // `setup` (untimed) and records one run in `run`; the harness warms up (compiles), then times runs around
 // `await rt.sync()`. To add a kernel, append a case to `kernelCases` (or a function that returns some).
-import { Runtime } from '../packages/tensor/src/runtime.js';
-import { Tensor } from '../packages/tensor/src/tensor.js';
-import type { DType } from '../packages/tensor/src/dtype.js';
-import { unary } from '../packages/tensor/src/ops/unary.js';
-import { matmul, matmulVariants, type MatmulOptions, type MatmulVariant } from '../packages/tensor/src/ops/matmul.js';
-import { add } from '../packages/tensor/src/ops/binary.js';
-import { sum } from '../packages/tensor/src/ops/reduce.js';
-import { softmax } from '../packages/tensor/src/ops/softmax.js';
+import {
+  Runtime, Tensor, add, matmul, matmulVariants, softmax, sum, unary, type DType, type MatmulOptions, type MatmulVariant,
+} from '@dalle2/tensor';
 import { nnCases } from './nnKernels.js';
 import { formatTable, median, repPolicy, sample, writeResults, type BenchOptions, type BenchRow } from './harness.js';
 

@@ -1,11 +1,9 @@
 // Neural-network kernels at the shapes the DALLE2 UNet and transformers run: conv2d, groupNorm,
 // layerNorm and fused attention, f32 and f16.
-import type { Runtime } from '../packages/tensor/src/runtime.js';
-import type { Tensor } from '../packages/tensor/src/tensor.js';
-import type { DType } from '../packages/tensor/src/dtype.js';
-import { conv2d, conv2dVariants, type Conv2dVariant } from '../packages/tensor/src/ops/conv2d.js';
-import { groupNorm, layerNorm } from '../packages/tensor/src/ops/norm.js';
-import { attention, attentionVariants, type AttentionVariant } from '../packages/tensor/src/ops/attention.js';
+import {
+  attention, attentionVariants, conv2d, conv2dVariants, groupNorm, layerNorm,
+  type AttentionVariant, type Conv2dVariant, type DType, type Runtime, type Tensor,
+} from '@dalle2/tensor';
 import type { KernelCase } from './kernels.js';
 
 export type Rand = (rt: Runtime, shape: number[], dtype: DType, seed?: number) => Tensor;

@@ -7,12 +7,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   DiffusionPrior, DiffusionPriorNetwork, parseDiffusionPriorConfig, parseDiffusionPriorSection, parsePriorNetConfig, parsePriorNetSection,
-} from '../packages/models/src/index.js';
-import { SeededNoise } from '../packages/sampler/src/index.js';
+} from '@dalle2/models';
+import { SeededNoise } from '@dalle2/sampler';
 import type { BenchOptions } from './harness.js';
+import { Runtime, Tensor } from '@dalle2/tensor';
 import {
-  ModelBench, Runtime, Tensor, priorNetSpec, randomData, randomWeights, specParams, textEncodings, timed,
-  type CaseId, type ModelRow,
+  ModelBench, priorNetSpec, randomData, randomWeights, specParams, textEncodings, timed, type CaseId, type ModelRow,
 } from './randomWeights.js';
 
 export const PRIOR_FIXTURE_DIR = new URL('../../shared/fixtures/prior/', import.meta.url);

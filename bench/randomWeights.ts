@@ -6,25 +6,11 @@
 //    transformer), written out for CLIP (whose config is inferred from the weight shapes).
 // 2. The case runner: warm-up, timed repetitions under a per-case budget, shortened step loops
 //    extrapolated, a per-suite deadline, peak memory, and the results table / JSON through harness.ts.
-import * as tensorSrc from '../packages/tensor/src/index.js';
-import type * as TensorApi from '../packages/tensor/dist/index.js';
-import { Weights, type ClipConfig, type HostWeight, type PriorNetConfig, type UnetConfig, type WeightScope } from '../packages/models/src/index.js';
-import { buildUnetLayers } from '../packages/models/src/unet/layers.js';
-import { causalTransformerWeights } from '../packages/models/src/prior/transformer.js';
+import { Runtime, Tensor, type DType } from '@dalle2/tensor';
+import {
+  Weights, buildUnetLayers, causalTransformerWeights, type ClipConfig, type HostWeight, type PriorNetConfig, type UnetConfig, type WeightScope,
+} from '@dalle2/models';
 import { formatTable, median, repPolicy, sample, writeResults, type BenchOptions, type BenchRow, type RepPolicy } from './harness.js';
-
-/**
- * The tensor engine typed as the model packages see it. Under `tsc -p bench` their `@dalle2/tensor`
- * imports resolve to the built declarations (dist), a separate declaration of the same classes as
- * ../packages/tensor/src, so src-typed tensors would not type-check as model inputs. At run time
- * (tsx --conditions=source) both are the one src module. (With `customConditions: ["source"]` in
- * bench/tsconfig.json this bridge could become plain src imports.)
- */
-export const tensor = tensorSrc as unknown as typeof TensorApi;
-export const { Tensor, Runtime } = tensor;
-export type Tensor = TensorApi.Tensor;
-export type Runtime = TensorApi.Runtime;
-export type DType = TensorApi.DType;
 
 /** Checkpoint key -> shape. */
 export type ShapeSpec = Map<string, number[]>;

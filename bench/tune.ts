@@ -6,12 +6,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   DiffusionPriorNetwork, parsePriorNetConfig, parsePriorNetSection,
-} from '../packages/models/src/index.js';
+} from '@dalle2/models';
 import type { BenchOptions } from './harness.js';
 import { writeResults } from './harness.js';
 import { disposeInputs, fixtureModels, inputs, laionModel } from './decoder.js';
 import { PRIOR_FIXTURE_DIR, RANDOM_PRIORS } from './prior.js';
-import { ModelBench, Runtime, Tensor, priorNetSpec, randomData, randomWeights, tensor, textEncodings } from './randomWeights.js';
+import { Runtime, Tensor, tune } from '@dalle2/tensor';
+import { ModelBench, priorNetSpec, randomData, randomWeights, textEncodings } from './randomWeights.js';
 
 /** Runs `forward` once per batch size and waits; only the shapes it meets matter. */
 async function meetShapes(rt: Runtime, batches: readonly number[], forward: (batch: number) => Tensor): Promise<void> {
@@ -97,7 +98,7 @@ export async function runTuneSuite(opts: BenchOptions): Promise<void> {
     console.log(`${misses.length} new shapes to measure`);
     const t0 = performance.now();
     let done = 0;
-    const results = await tensor.tune(rt, misses, {
+    const results = await tune(rt, misses, {
       log: (line) => console.log(`[${++done}/${misses.length}] ${line}`),
     });
     const changed = results.filter((r) => JSON.stringify(r.choice) !== JSON.stringify(r.candidates[0]));

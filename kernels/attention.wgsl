@@ -1,19 +1,60 @@
-// Fused attention, FlashAttention-style: out = softmax(q k^T * scale + bias, masked) v without ever
-// forming the [Lq, Lk] logits. A workgroup owns BQ * R query rows of one (batch, head); invocation `lid`
-// owns rows lid + r * BQ (r < R) and keeps their scaled q, running max / sum and Dv accumulators in f32.
-// All invocations read the same K/V element at the same time (a broadcast load on GPUs, one scalar load
-// per SIMD chunk on CPU rasterisers such as lavapipe), and each element loaded feeds R rows. Keys are
-// consumed in groups of KG: KG logits per row, one online-softmax rescale, then the weighted sum of V.
-// No workgroup memory or barriers: K/V come straight from (cached) storage.
+// Fused attention (attention.ts variant 'online'), FlashAttention-style: out = softmax(q k^T * scale +
+// bias, masked) v without ever forming the [Lq, Lk] logits. A workgroup owns BQ * R query rows of one
+// (batch, head); invocation lid owns rows lid + r * BQ (r < R) and keeps their scaled q, running max / sum
+// and Dv accumulators in f32. All invocations read the same K/V element at the same time (a broadcast load
+// on GPUs, one scalar load per SIMD chunk on CPU rasterisers such as lavapipe), and each element loaded
+// feeds R rows. Keys are consumed in groups of KG = 4: KG logits per row, one online-softmax rescale, then
+// the weighted sum of V. No workgroup memory or barriers: K/V come straight from (cached) storage.
+// Workgroup w (wid.x + wid.y * num_workgroups.x) handles (batch, head) w / q_blocks, block w % q_blocks.
 //
 // Head-dim loops: with UNROLL they run to the constant capacities DK4 / DV4 (zero-padded), so GPU
-// compilers can unroll them and keep q / acc in registers instead of local memory; without it they stop
-// at ceil(D / 4) at run time, since fully unrolled 128-wide loops take LLVM (lavapipe) tens of seconds.
+// compilers can unroll them and keep q / acc in registers instead of local memory; without it they stop at
+// ceil(D / 4) at run time, since fully unrolled 128-wide loops take LLVM (lavapipe) tens of seconds.
 //
 // Masking follows DALLE2-pytorch: masked logits are *filled* with -FLT_MAX after the bias is added, so a
 // fully masked row is the uniform average over all Lk keys (as torch computes it; never NaN). Causal masks
-// key j for row i when j > i + (Lk - Lq) (torch `ones(Lq, Lk).triu_(Lk - Lq + 1)`); a workgroup stops
-// after the last key its rows can see, and rows still fully masked there finish with a V-only sum.
+// key j for row i when j > i + (Lk - Lq) (torch ones(Lq, Lk).triu_(Lk - Lq + 1)); a workgroup stops after
+// the last key its rows can see, and rows still fully masked there finish with a V-only sum.
+// Defines:
+//   BQ = `64` -- invocations per workgroup: 16 | 32 | 64 (attention.ts attentionTiling: 16 on CPU drivers, 64 on GPUs)
+//   R = `1` -- query rows per invocation: 1 | 2 | 4 (4 on CPU drivers, 1 on GPUs)
+//   UNROLL = `true` -- true | false: head-dim loops to the capacities (GPUs) or to ceil(D / 4) (CPU drivers)
+//   DK4 = `16` -- q/k head-dim capacity in vec4s: a power of two >= 2, >= ceil(D / 4) (attention.ts headCap / 4)
+//   DV4 = `16` -- v head-dim capacity in vec4s, as DK4 for Dv
+//   T = `f32` -- f32 | f16: element type of q, k, v and out
+//   QKT = `vec4<{{T}}>` -- q / k element: vec4<T> with VQK, else T
+//   VT = `vec4<{{T}}>` -- v element: vec4<T> with VV, else T
+//   BT = `f32` -- f32 | f16: element type of the bias (f32 when absent)
+//   VQK = `true` -- true | false: q and k bound as vectors (D % 4 == 0, vector-aligned bindings)
+//   VV = `true` -- true | false: v bound as vectors (Dv % 4 == 0, vector-aligned binding)
+//   CAUSAL = `false` -- true | false: mask key j for row i when j > i + causal_off
+//   HAS_MASK = `false` -- true | false: key padding mask (false: binding 3 is q again, never read)
+//   HAS_BIAS = `false` -- true | false: add the bias to the scaled logits (false: binding 4 is q again)
+// Bindings (group 0):
+//   @binding(0) q_in: array<QKT>, read -- q [B, H, Lq, D]
+//   @binding(1) k_in: array<QKT>, read -- k [B, Hk, Lk, D] (Hk divides H: grouped K/V)
+//   @binding(2) v_in: array<VT>, read -- v [B, Hk, Lk, Dv]
+//   @binding(3) mask_in: array<i32>, read -- key padding mask [B, Lk], nonzero = keep
+//   @binding(4) bias_in: array<BT>, read -- bias broadcast to [B, H, Lq, Lk] by the strides sb..sj
+//   @binding(5) out: array<T>, read_write -- out [B, H, Lq, Dv]
+//   @binding(6) p: Params, uniform
+// Params:
+//   H: u32 -- query heads
+//   Hk: u32 -- key / value heads
+//   Lq: u32 -- query length
+//   Lk: u32 -- key length (>= 1)
+//   D: u32 -- q / k head dim, 1..128
+//   Dv: u32 -- v head dim, 1..128
+//   groups: u32 -- query heads per key head: H / Hk
+//   q_blocks: u32 -- query-row blocks per (batch, head): ceil(Lq / rows per workgroup)
+//   total_wg: u32 -- workgroups doing work: B * H * q_blocks (grid1d may add idle ones)
+//   causal_off: i32 -- Lk - Lq
+//   scale: f32 -- logit scale (default 1 / sqrt(D))
+//   _pad: u32 -- padding
+//   sb: u32 -- bias element stride along B (0 = broadcast)
+//   sh: u32 -- bias stride along H
+//   si: u32 -- bias stride along Lq
+//   sj: u32 -- bias stride along Lk
 
 const BQ: u32 = {{BQ}}u;
 const KG: u32 = 4u;

@@ -1,12 +1,52 @@
-// Fused attention on one subgroup per workgroup (CPU drivers such as lavapipe): the same math and masking
-// as attention.wgsl (see there), laid out like matmul_sg. A workgroup of SG lanes owns SG * R query rows
-// of one (batch, head): lane l owns rows r0 + l + r * SG. Keys go in blocks of SG: lane l loads the K and V
-// chunks of key j0 + l (every lane a different key, so each load is useful), and the chunks reach the
-// other lanes by subgroupShuffle, each feeding the R rows of every lane. Logits, the online softmax and the
-// accumulators are lane-local. Head-dim loops run to the constant capacities DK4 / DV4 over arrays of
-// exactly that length, so they unroll and every register index is a constant.
-// Defines: SG (subgroup size), R (rows per lane), DK4 / DV4 (head-dim capacity in vec4s), plus
-// lib_attention's.
+// Fused attention on one subgroup per workgroup (attention.ts variant 'subgroup', the CPU-driver default):
+// the same math and masking as attention.wgsl (see there), laid out like matmul_sg. A workgroup of SG
+// lanes owns SG * R query rows of one (batch, head): lane l owns rows r0 + l + r * SG. Keys go in blocks
+// of SG: lane l loads the K and V chunks of key j0 + l (every lane a different key, so each load is
+// useful), and the chunks reach the other lanes by subgroupShuffle, each feeding the R rows of every lane.
+// Logits, the online softmax and the accumulators are lane-local. Head-dim loops run to the constant
+// capacities DK4 / DV4 over arrays of exactly that length, so they unroll and every register index is a
+// constant. Workgroup w (wid.x + wid.y * num_workgroups.x) handles (batch, head) w / q_blocks, block
+// w % q_blocks.
+// Defines:
+//   SG = `32` -- subgroup size, fixed: must equal the adapter's (subgroupMinSize == subgroupMaxSize;
+//     util.ts fixedSubgroupSize, 4..32: 8 on lavapipe)
+//   R = `2` -- query rows per lane (attention.ts SG_ROWS = 2)
+//   DK4 = `16` -- q/k head dim in vec4s, exactly ceil(D / 4)
+//   DV4 = `16` -- v head dim in vec4s, exactly ceil(Dv / 4)
+//   T = `f32` -- f32 | f16: element type of q, k, v and out
+//   QKT = `vec4<{{T}}>` -- q / k element: vec4<T> with VQK, else T
+//   VT = `vec4<{{T}}>` -- v element: vec4<T> with VV, else T
+//   BT = `f32` -- f32 | f16: element type of the bias (f32 when absent)
+//   VQK = `true` -- true | false: q and k bound as vectors (D % 4 == 0, vector-aligned bindings)
+//   VV = `true` -- true | false: v bound as vectors (Dv % 4 == 0, vector-aligned binding)
+//   CAUSAL = `false` -- true | false: mask key j for row i when j > i + causal_off
+//   HAS_MASK = `false` -- true | false: key padding mask (false: binding 3 is q again, never read)
+//   HAS_BIAS = `false` -- true | false: add the bias to the scaled logits (false: binding 4 is q again)
+// Bindings (group 0):
+//   @binding(0) q_in: array<QKT>, read -- q [B, H, Lq, D]
+//   @binding(1) k_in: array<QKT>, read -- k [B, Hk, Lk, D] (Hk divides H: grouped K/V)
+//   @binding(2) v_in: array<VT>, read -- v [B, Hk, Lk, Dv]
+//   @binding(3) mask_in: array<i32>, read -- key padding mask [B, Lk], nonzero = keep
+//   @binding(4) bias_in: array<BT>, read -- bias broadcast to [B, H, Lq, Lk] by the strides sb..sj
+//   @binding(5) out: array<T>, read_write -- out [B, H, Lq, Dv]
+//   @binding(6) p: Params, uniform
+// Params:
+//   H: u32 -- query heads
+//   Hk: u32 -- key / value heads
+//   Lq: u32 -- query length
+//   Lk: u32 -- key length (>= 1)
+//   D: u32 -- q / k head dim, 1..128
+//   Dv: u32 -- v head dim, 1..128
+//   groups: u32 -- query heads per key head: H / Hk
+//   q_blocks: u32 -- query-row blocks per (batch, head): ceil(Lq / rows per workgroup)
+//   total_wg: u32 -- workgroups doing work: B * H * q_blocks (grid1d may add idle ones)
+//   causal_off: i32 -- Lk - Lq
+//   scale: f32 -- logit scale (default 1 / sqrt(D))
+//   _pad: u32 -- padding
+//   sb: u32 -- bias element stride along B (0 = broadcast)
+//   sh: u32 -- bias stride along H
+//   si: u32 -- bias stride along Lq
+//   sj: u32 -- bias stride along Lk
 enable subgroups;
 
 const SG: u32 = {{SG}}u;

@@ -1,5 +1,16 @@
-// out = a (op) s with a scalar s from the uniforms (no tensor upload). {{EXPR}} combines x (from a)
-// and y = s in compute type {{C}} (f32 for f32/f16 storage, i32 for i32).
+// out = a (op) s elementwise with a scalar s from the uniforms (no tensor upload). EXPR combines x (from
+// a) and y = s in compute type C, rounded to T once at the store.
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: storage type of a and out
+//   C = `f32` -- f32 for f32/f16 storage, i32 for i32: compute type of x, y, s and EXPR
+//   EXPR = `x + y` -- WGSL expression over x, y of type C, as binary's; binaryScalar adds `y - x` (rsub)
+// Bindings (group 0):
+//   @binding(0) a_in: array<T>, read -- tensor operand a
+//   @binding(1) out: array<T>, read_write -- result, one element per invocation
+//   @binding(2) p: Params, uniform
+// Params:
+//   n: u32 -- elements
+//   s: C -- the scalar operand
 //!include lib_binary
 
 struct Params { n: u32, s: {{C}} }

@@ -1,15 +1,57 @@
-// conv2d (NCHW, grouped, strided, padded, dilated) as an implicit GEMM per (batch, group):
-//   Y[co, p] = sum_k W[co, k] * X_im2col[k, p],  p = oh*Wo + ow,  k = (ci*kH + kh)*kW + kw (weight order).
-// A workgroup of WGM x WGN threads computes a BM x BN tile of Y (BM = WGM*TM channels, BN = WGN*TN
-// pixels). Per k-slice of BK it stages W[BM, BK] and the im2col slice X[BK, BN] in workgroup memory
-// (as vec4 runs of 4 channels / 4 pixels), then each thread accumulates a TM x TN register block in f32:
-// TM/4 + TN/4 vec4 reads feed TM*TN FMAs. Threads own 4-wide runs spaced WGM*4 / WGN*4 apart, so
-// workgroup-memory reads are conflict-free and adjacent threads store adjacent pixels.
-// Staging never divides in the loop: a thread keeps the same 4 pixels for every slice, and its rows'
-// k -> (ci, kh, kw) decomposition advances by BK with precomputed mixed-radix steps.
-// p.pointwise (1x1, stride 1, no padding): X_im2col is X itself (plain GEMM, only the pixel guard).
-// Bias, pointwise and the fused activation are uniforms (workgroup-uniform branches), so one pipeline
-// per dtype and tile serves every conv.
+// conv2d (conv2d.ts variant 'tiled'; NCHW, grouped, strided, padded, dilated) as an implicit GEMM per
+// (batch, group): Y[co, p] = sum_k W[co, k] * X_im2col[k, p], p = oh*Wo + ow, k = (ci*kH + kh)*kW + kw
+// (weight order). A workgroup of WGM x WGN threads computes a BM x BN tile of Y (BM = WGM*TM channels,
+// BN = WGN*TN pixels). Per k-slice of BK it stages W[BM, BK] and the im2col slice X[BK, BN] in workgroup
+// memory (as vec4 runs of 4 channels / 4 pixels), then each thread accumulates a TM x TN register block in
+// f32: TM/4 + TN/4 vec4 reads feed TM*TN FMAs. Threads own 4-wide runs spaced WGM*4 / WGN*4 apart, so
+// workgroup-memory reads are conflict-free and adjacent threads store adjacent pixels. Staging never
+// divides in the loop: a thread keeps the same 4 pixels for every slice, and its rows' k -> (ci, kh, kw)
+// decomposition advances by BK with precomputed mixed-radix steps. p.pointwise (1x1, stride 1, no
+// padding): X_im2col is X itself (plain GEMM, only the pixel guard). Bias, pointwise and the fused
+// activation are uniforms (workgroup-uniform branches), so one pipeline per dtype and tile serves every
+// conv. Grid: workgroup wid.x + wid.y * num_workgroups.x enumerates total tiles (folded into y when large).
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x, weight, bias and y
+//   WGM = `8` -- threads along channels (conv2d.ts TILES: 8)
+//   WGN = `8` -- threads along pixels (16 | 8)
+//   TM = `4` -- channels per thread, a multiple of 4 (8 | 4)
+//   TN = `4` -- pixels per thread, a multiple of 4 (8 | 4)
+//   BK = `16` -- k slice staged per barrier: a multiple of 4 and of WGM*WGN / (WGN*TN/4) (conv2d.ts fitTile)
+// Bindings (group 0):
+//   @binding(0) x: array<T>, read -- input [N, Cin, H, W]
+//   @binding(1) wt: array<T>, read -- weight [Cout, Cin/groups, kH, kW]
+//   @binding(2) bias: array<T>, read -- bias [Cout] (the weight again when has_bias = 0, never read)
+//   @binding(3) y: array<T>, read_write -- output [N, Cout, Ho, Wo]
+//   @binding(4) p: Params, uniform
+// Params:
+//   cin: u32 -- input channels
+//   h: u32 -- input height
+//   w: u32 -- input width
+//   hw: u32 -- h * w
+//   cout: u32 -- output channels
+//   wo: u32 -- output width
+//   npix: u32 -- output pixels per image: ho * wo
+//   kdim: u32 -- GEMM depth: cg * kh * kw
+//   cg: u32 -- input channels per group
+//   mg: u32 -- output channels per group
+//   groups: u32 -- groups
+//   kw: u32 -- kernel width
+//   sh: u32 -- stride along h
+//   sw: u32 -- stride along w
+//   pad_t: u32 -- padding on top
+//   pad_l: u32 -- padding on the left
+//   dh: u32 -- dilation along h
+//   dw: u32 -- dilation along w
+//   kh: u32 -- kernel height
+//   tiles_p: u32 -- pixel tiles: ceil(npix / BN)
+//   tiles_m: u32 -- channel tiles per group: ceil(mg / BM)
+//   total: u32 -- tiles in all: tiles_p * tiles_m * N * groups
+//   step_kw: u32 -- BK as mixed-radix digits of (ci, kh, kw): BK % kw
+//   step_kh: u32 -- (BK % (kh * kw)) / kw
+//   step_c: u32 -- floor(BK / (kh * kw)) * h * w
+//   has_bias: u32 -- 1: add bias
+//   pointwise: u32 -- 1: 1x1, stride 1, no padding
+//   act: u32 -- fused activation code (lib_activation_codes; conv2d.ts ACT_CODES)
 //!include lib_activation_codes
 
 struct Params {

@@ -1,18 +1,54 @@
-// conv2d (NCHW, grouped, strided, padded, dilated) as an implicit GEMM on the subgroup register core of
-// matmul_sg.wgsl: one workgroup = one subgroup of SG lanes, no workgroup memory, no barriers.
-//   Y[n, g*mg + co, p] = sum_k X_im2col[(n, p), k] * W[g*mg + co, k],  k = (ci*kH + kh)*kW + kw (weight order).
+// conv2d (conv2d.ts variant 'subgroup'; NCHW, grouped, strided, padded, dilated) as an implicit GEMM on
+// the subgroup register core of matmul_sg (lib_subgroup_gemm): one workgroup = one subgroup of SG lanes,
+// no workgroup memory, no barriers.
+//   Y[n, g*mg + co, p] = sum_k X_im2col[(n, p), k] * W[g*mg + co, k],  k = (ci*kH + kh)*kW + kw.
 // Rows of the GEMM are output pixels (batch folded in), columns are output channels. A tile is RA*SG
-// pixels x G*SG*4 channels: each lane gathers the im2col values of its RA pixels (k is uniform across
-// the subgroup, so the (ci, kh, kw) walk and its bounds are shared) and reads 4 channels' weight rows per
+// pixels x G*SG*4 channels: each lane gathers the im2col values of its RA pixels (k is uniform across the
+// subgroup, so the (ci, kh, kw) walk and its bounds are shared) and reads 4 channels' weight rows per
 // column group (contiguous along k: vec4 loads when kdim % 4 == 0); pixel values reach the other lanes by
 // subgroupShuffle, so every weight vector loaded feeds RA*SG pixels. Fast where loads are per lane and
-// shuffles are register moves (CPU drivers such as lavapipe). Bias and activation are fused.
-//
-// Defines: T (f32 | f16), SG (subgroup size, fixed; the op checks), RA (pixel groups per lane, >= 1),
-// G (channel groups per lane, >= 1), W_VEC (kdim % 4 == 0: W bound as vec4<T> and read as vectors),
-// WT (W's storage view: vec4<T> with W_VEC, else T). k advances by 4 per step (KS), zero past kdim.
-// Bindings: 0 x [N, Cin, H, W], 1 weight [Cout, Cin/groups, kH, kW], 2 bias [Cout] (the weight when
-// has_bias = 0), 3 y [N, Cout, Ho, Wo], 4 uniform Params.
+// shuffles are register moves (CPU drivers such as lavapipe). Bias and activation are fused; k advances
+// by 4 per step, zero past kdim. Grid (util.ts foldedGrid): x = channel tile, y + z * num_workgroups.y =
+// pixel tile + tiles_m * group.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x, bias and y
+//   SG = `32` -- subgroup size, fixed: must equal the adapter's (subgroupMinSize == subgroupMaxSize;
+//     util.ts fixedSubgroupSize, 4..32: 8 on lavapipe)
+//   RA = `1` -- pixel groups per lane, >= 1 (conv2d.ts defaultSgTile: max(1, round(16 / SG)))
+//   G = `2` -- channel groups of 4 per lane, >= 1 (2)
+//   W_VEC = `true` -- true | false: kdim % 4 == 0, weight read as vectors
+//   WT = `vec4<{{T}}>` -- weight element: vec4<T> with W_VEC, else T
+// Bindings (group 0):
+//   @binding(0) x: array<T>, read -- input [N, Cin, H, W]
+//   @binding(1) wt: array<WT>, read -- weight [Cout, Cin/groups, kH, kW]
+//   @binding(2) bias: array<T>, read -- bias [Cout] (the weight again when has_bias = 0, never read)
+//   @binding(3) y: array<T>, read_write -- output [N, Cout, Ho, Wo]
+//   @binding(4) p: Params, uniform
+// Params:
+//   cin: u32 -- input channels
+//   h: u32 -- input height
+//   w: u32 -- input width
+//   hw: u32 -- h * w
+//   cout: u32 -- output channels
+//   wo: u32 -- output width
+//   npix: u32 -- output pixels per image: ho * wo
+//   kdim: u32 -- GEMM depth: cg * kh * kw
+//   cg: u32 -- input channels per group
+//   mg: u32 -- output channels per group
+//   groups: u32 -- groups
+//   kw: u32 -- kernel width
+//   sh: u32 -- stride along h
+//   sw: u32 -- stride along w
+//   pad_t: u32 -- padding on top
+//   pad_l: u32 -- padding on the left
+//   dh: u32 -- dilation along h
+//   dw: u32 -- dilation along w
+//   kh: u32 -- kernel height
+//   rows: u32 -- GEMM rows: N * npix
+//   tiles_m: u32 -- pixel tiles: ceil(rows / (RA * SG))
+//   has_bias: u32 -- 1: add bias
+//   act: u32 -- fused activation code (lib_activation_codes; conv2d.ts ACT_CODES)
+//   _pad: u32 -- padding
 enable subgroups;
 //!include lib_activation_codes
 //!include lib_subgroup_gemm

@@ -1,5 +1,15 @@
-// y[i] = start + i * step in compute type {{C}} (f32 for f32/f16 storage, i32 for i32): fill (step 0)
-// and arange. Values come from uniforms, so nothing is uploaded.
+// y[i] = start + i * step in compute type C: fill (step 0, start kept bit-exact) and arange. Values come
+// from the uniforms, so nothing is uploaded.
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: storage type of y
+//   C = `f32` -- f32 for f32/f16 storage, i32 for i32: type of start, step and the ramp
+// Bindings (group 0):
+//   @binding(0) y_out: array<T>, read_write -- output, one element per invocation
+//   @binding(1) p: Params, uniform
+// Params:
+//   n: u32 -- elements
+//   start: C -- value at i = 0
+//   step: C -- increment (0 for fill)
 
 struct Params { n: u32, start: {{C}}, step: {{C}} }
 

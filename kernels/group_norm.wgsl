@@ -1,5 +1,28 @@
-// GroupNorm pass 2: each workgroup merges its slice's chunk statistics (from group_norm_stats), then
-// normalises its chunk: y = act(((x - shift) - mean) * rstd * w[c] + b[c]).
+// GroupNorm pass 2 (norm.ts groupNorm): each workgroup (256 invocations) merges its slice's chunk
+// statistics (from group_norm_stats, same grid), then normalises its chunk:
+// y = act(((x - shift) - mean) * rstd * w[c] + b[c]), rstd = 1 / sqrt(M2 / count + eps).
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+//   TW = `{{T}}` -- f32 | f16: element type of weight and bias (x's when both are absent)
+//   HAS_W = `true` -- true | false: scale by w_in (false: the binding is a dummy, never read)
+//   HAS_B = `true` -- true | false: add b_in (false: dummy binding)
+//   ACT = `act_none` -- act_none | act_silu (lib_activations): fused activation (GroupNorm -> SiLU)
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [N, C, ...spatial]
+//   @binding(1) partial: array<vec4<f32>>, read -- chunk statistics from group_norm_stats
+//   @binding(2) w_in: array<TW>, read -- weight [C]
+//   @binding(3) b_in: array<TW>, read -- bias [C]
+//   @binding(4) y_out: array<T>, read_write -- output, shape of x
+//   @binding(5) p: Params, uniform
+// Params:
+//   len: u32 -- elements per (n, group) slice: C/G * spatial
+//   chunk_len: u32 -- elements per chunk
+//   chunks: u32 -- chunks per slice
+//   total_wg: u32 -- workgroups doing work: N * G * chunks (grid1d may add idle ones)
+//   spatial: u32 -- elements per channel
+//   groups: u32 -- G
+//   cg: u32 -- channels per group, C / G
+//   eps: f32 -- added to the variance (torch default 1e-5)
 //!include lib_welford
 //!include lib_activations
 

@@ -1,8 +1,32 @@
-// GroupNorm pass 2, subgroup variant for CPU drivers (see group_norm.wgsl for the portable one): one
-// workgroup = one subgroup merges its slice's chunk statistics, then normalises its chunk as 4-vectors,
-// y = act(((x - shift) - mean) * (rstd * w[c]) + b[c]), walking the chunk channel by channel so the
-// affine terms are loaded once per channel and no index needs a division per element. The op requires
-// spatial % 4 == 0 (a vector never straddles two channels).
+// GroupNorm pass 2, subgroup variant for CPU drivers (group_norm is the portable one): one workgroup =
+// one subgroup merges its slice's chunk statistics (from group_norm_stats_sg, same grid), then normalises
+// its chunk as 4-vectors, y = act(((x - shift) - mean) * (rstd * w[c]) + b[c]), walking the chunk channel
+// by channel so the affine terms are loaded once per channel and no index needs a division per element.
+// The op requires spatial % 4 == 0 (a vector never straddles two channels).
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+//   TW = `{{T}}` -- f32 | f16: element type of weight and bias (x's when both are absent)
+//   SG = `32` -- subgroup size, fixed: must equal the adapter's (subgroupMinSize == subgroupMaxSize;
+//     util.ts fixedSubgroupSize, 4..32: 8 on lavapipe)
+//   HAS_W = `true` -- true | false: scale by w_in (false: the binding is a dummy, never read)
+//   HAS_B = `true` -- true | false: add b_in (false: dummy binding)
+//   ACT = `act_none` -- act_none | act_silu (lib_activations): fused activation
+// Bindings (group 0):
+//   @binding(0) x_in: array<vec4<T>>, read -- input [N, C, ...spatial] as vectors
+//   @binding(1) partial: array<vec4<f32>>, read -- chunk statistics from group_norm_stats_sg
+//   @binding(2) w_in: array<TW>, read -- weight [C]
+//   @binding(3) b_in: array<TW>, read -- bias [C]
+//   @binding(4) y_out: array<vec4<T>>, read_write -- output as vectors
+//   @binding(5) p: Params, uniform
+// Params:
+//   len4: u32 -- vectors per (n, group) slice: C/G * spatial / 4
+//   chunk4: u32 -- vectors per chunk
+//   chunks: u32 -- chunks per slice
+//   total_wg: u32 -- workgroups doing work: N * G * chunks (grid1d may add idle ones)
+//   sp4: u32 -- vectors per channel: spatial / 4
+//   groups: u32 -- G
+//   cg: u32 -- channels per group, C / G
+//   eps: f32 -- added to the variance
 enable subgroups;
 //!include lib_welford_sg
 //!include lib_activations

@@ -1,6 +1,17 @@
-// GroupNorm pass 1: Welford (count, mean, M2) of one chunk of one (n, group) slice. The slice is contiguous
-// (C/G channels x spatial). Values are shifted by the slice's first element so a large mean costs no
-// precision. Workgroup w handles slice w / chunks, chunk w % chunks.
+// GroupNorm pass 1 (norm.ts groupNorm): Welford (count, mean, M2) of one chunk of one (n, group) slice.
+// The slice is contiguous (C/G channels x spatial). Values are shifted by the slice's first element so a
+// large mean costs no precision. Workgroup w (256 invocations) handles slice w / chunks, chunk w % chunks.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [N, C, ...spatial]
+//   @binding(1) partial: array<vec4<f32>>, read_write -- per workgroup (count, mean, M2, 0) of its chunk
+//   @binding(2) p: Params, uniform
+// Params:
+//   len: u32 -- elements per (n, group) slice: C/G * spatial
+//   chunk_len: u32 -- elements per chunk
+//   chunks: u32 -- chunks per slice
+//   total_wg: u32 -- workgroups doing work: N * G * chunks (grid1d may add idle ones)
 //!include lib_welford
 
 const WG = 256u;

@@ -1,7 +1,20 @@
-// GroupNorm pass 1, subgroup variant for CPU drivers (see group_norm_stats.wgsl for the portable one):
-// one workgroup = one subgroup of SG lanes computes the Welford (count, mean, M2) of one chunk of one
-// (n, group) slice, read as 4-vectors (the op requires the slice length to be a multiple of 4). Values
-// are shifted by the slice's first element. Workgroup w handles slice w / chunks, chunk w % chunks.
+// GroupNorm pass 1, subgroup variant for CPU drivers (group_norm_stats is the portable one): one
+// workgroup = one subgroup of SG lanes computes the Welford (count, mean, M2) of one chunk of one
+// (n, group) slice, read as 4-vectors (the op requires the slice length to be a multiple of 4). Values are
+// shifted by the slice's first element. Workgroup w handles slice w / chunks, chunk w % chunks.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x
+//   SG = `32` -- subgroup size, fixed: must equal the adapter's (subgroupMinSize == subgroupMaxSize;
+//     util.ts fixedSubgroupSize, 4..32: 8 on lavapipe)
+// Bindings (group 0):
+//   @binding(0) x_in: array<vec4<T>>, read -- input [N, C, ...spatial] as vectors
+//   @binding(1) partial: array<vec4<f32>>, read_write -- per workgroup (count, mean, M2, 0) of its chunk
+//   @binding(2) p: Params, uniform
+// Params:
+//   len4: u32 -- vectors per (n, group) slice: C/G * spatial / 4
+//   chunk4: u32 -- vectors per chunk
+//   chunks: u32 -- chunks per slice
+//   total_wg: u32 -- workgroups doing work: N * G * chunks (grid1d may add idle ones)
 enable subgroups;
 //!include lib_welford_sg
 

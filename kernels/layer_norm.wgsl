@@ -1,6 +1,25 @@
-// LayerNorm over the last dim: one workgroup per row of length d. Per-thread Welford over values shifted
-// by the row's first element (a large mean costs no precision), one workgroup merge, then normalise.
+// LayerNorm over the last dim (norm.ts layerNorm, portable variant): one workgroup of WG invocations per
+// row of length d. Per-invocation Welford over values shifted by the row's first element (a large mean
+// costs no precision), one workgroup merge, then normalise: y = (x - mean) * rstd * w + b.
 // STABLE: DALLE2-pytorch's stable LayerNorm divides the row by its max (amax) before normalising.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+//   TW = `{{T}}` -- f32 | f16: element type of weight and bias (x's when both are absent)
+//   WG = `256` -- 64 | 128 | 256 (a power of two): invocations per row; the op picks 64 for d <= 64, 128 for d <= 128
+//   HAS_W = `true` -- true | false: scale by w_in (false: the binding is a dummy, never read)
+//   HAS_B = `true` -- true | false: add b_in (false: dummy binding)
+//   STABLE = `false` -- true | false: DALLE2-pytorch stable LayerNorm (row divided by its amax first)
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [rows, d]
+//   @binding(1) w_in: array<TW>, read -- weight [d]
+//   @binding(2) b_in: array<TW>, read -- bias [d]
+//   @binding(3) y_out: array<T>, read_write -- output [rows, d]
+//   @binding(4) p: Params, uniform
+// Params:
+//   rows: u32 -- rows (one workgroup each)
+//   d: u32 -- row length
+//   eps: f32 -- added to the variance (default 1e-5)
+//   _pad: u32 -- padding
 //!include lib_welford
 
 struct Params { rows: u32, d: u32, eps: f32, _pad: u32 }

@@ -1,4 +1,7 @@
-// Shared activation functions (f32 math). Included with `//!include lib_activations`.
+// lib_activations: activation functions in f32 math (act_tanh, act_erf, act_sigmoid, act_gelu,
+// act_gelu_tanh, act_quick_gelu, act_silu, act_relu, act_none), finite for any finite input.
+// Included by: unary, group_norm, group_norm_sg, lib_matmul, lib_activation_codes.
+// Defines: none. Needs from the includer: nothing. Declares: functions only.
 
 // tanh that stays finite for large |x| (exp overflow would give inf/inf = NaN).
 fn act_tanh(x: f32) -> f32 {

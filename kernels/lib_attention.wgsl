@@ -1,8 +1,10 @@
-// Shared by the fused attention kernels (attention.wgsl, attention_sg.wgsl): flags, uniforms, bindings,
-// the q/k/v element access and the online-softmax block update. Defines: T, QKT / VT (T or vec4<T> storage
-// views), BT (bias type), VQK, VV, CAUSAL, HAS_MASK, HAS_BIAS. The including kernel defines KB (keys per
-// block) and R, and the private running max / sum per row, m_run / l_run: array<f32, R>.
-// q/k (resp. v) bound as vec4 arrays: needs D (resp. Dv) % 4 == 0.
+// lib_attention: the flags, uniforms, bindings, q/k/v element access and online-softmax block update
+// of the fused attention kernels. q/k (resp. v) bound as vec4 arrays need D (resp. Dv) % 4 == 0.
+// Included by: attention, attention_sg.
+// Defines: BT, CAUSAL, HAS_BIAS, HAS_MASK, QKT, T, VQK, VT, VV (values: the including kernel's header).
+// Needs from the includer: const KB (keys per block) and R (rows per invocation), and the private
+// running max / sum per row, m_run / l_run: array<f32, R>.
+// Declares: bindings 0..6 and struct Params (documented in each including kernel's header).
 const VQK: bool = {{VQK}};
 const VV: bool = {{VV}};
 const CAUSAL: bool = {{CAUSAL}};

@@ -1,4 +1,7 @@
-// Shared binary math (f32) with PyTorch semantics. Included with `//!include lib_binary`.
+// lib_binary: f32 binary math with PyTorch semantics (bin_isnan, bin_max, bin_min, bin_pow), used by the
+// EXPR define of the binary kernels.
+// Included by: binary, binary_scalar, binary_vec4.
+// Defines: none. Needs from the includer: nothing. Declares: functions and two private vars.
 
 // NaN / +inf are read from private vars at run time: WGSL forbids non-finite constants, and some Tint
 // backends print a folded non-finite constant as 0.

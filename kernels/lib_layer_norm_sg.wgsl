@@ -1,5 +1,8 @@
-// Shared by the subgroup LayerNorm kernels (layer_norm_sg, layer_norm_sg_reg): uniforms, vec4 bindings and
-// flags. Defines: T, TW (weight/bias type), SG, HAS_W, HAS_B, STABLE.
+// lib_layer_norm_sg: uniforms, vec4 bindings and flags of the subgroup LayerNorm kernels.
+// Included by: layer_norm_sg, layer_norm_sg_reg.
+// Defines: HAS_B, HAS_W, SG, STABLE, T, TW (values: the including kernel's header).
+// Needs from the includer: `enable subgroups;`.
+// Declares: bindings 0..4 and struct Params (documented in each including kernel's header).
 struct Params { rows: u32, d4: u32, rows_per_wg: u32, eps: f32 }
 
 @group(0) @binding(0) var<storage, read> x_in: array<vec4<{{T}}>>;

@@ -1,6 +1,11 @@
-// Shared by the matmul kernels: bindings, uniforms, batch decoding, element access and the fused epilogue.
-// c = act(alpha * op(a) @ op(b) + bias), op = optional transpose. Shapes, strides and alpha are uniforms;
-// defines pick the element type T, the storage views AT/BT/CT (T or vec4<T>), the epilogue and the loaders.
+// lib_matmul: bindings, uniforms, batch decoding, element access and the fused epilogue of the matmul
+// kernels: c = act(alpha * op(a) @ op(b) + bias), op = optional transpose. Shapes, strides and alpha
+// are uniforms; defines pick the element type T, the storage views AT / BT / CT (T or vec4<T>), the
+// epilogue and the loaders.
+// Included by: matmul, matmul_sg, matmul_gemv, matmul_gemv_sg.
+// Defines: ACT, AT, BT, CT, C_PICK, C_VEC, HAS_BIAS, T (values: the including kernel's header).
+// Needs from the includer: nothing.
+// Declares: bindings 0..4 and struct MatmulParams (documented in each including kernel's header).
 //!include lib_activations
 
 struct MatmulParams {

@@ -1,7 +1,9 @@
-// The register block of the subgroup GEMM kernels (matmul_sg, conv2d_sg): SG lanes, each holding RA row
-// values (av: KS k values per row) and G column groups of 4 (bv: KS k values each). Row values reach every
-// lane by subgroupShuffle, so each loaded column vector feeds RA * SG rows. The including kernel defines
-// SG, RA, G and KS.
+// lib_subgroup_gemm: the register block of the subgroup GEMM kernels: SG lanes, each holding RA row
+// values (av: KS k values per row) and G column groups of 4 (bv: KS k values each). Row values reach
+// every lane by subgroupShuffle, so each loaded column vector feeds RA * SG rows.
+// Included by: matmul_sg, conv2d_sg.
+// Defines: none. Needs from the includer: `enable subgroups;`, const SG, RA, G and KS.
+// Declares: functions only.
 
 // k-slice kk of the block: acc[i * SG + r][g] += row (i, lane r) x this lane's column group g.
 fn accumulate(acc: ptr<function, array<array<vec4<f32>, G>, RA * SG>>, av: array<vec4<f32>, RA>,

@@ -1,6 +1,8 @@
-// Welford statistics (count, mean, M2) as vec3f, merged with Chan et al.'s pairwise formula, plus a
-// workgroup tree reduction over WG invocations (the including kernel declares `const WG: u32`, a power
-// of two). Shared by the GroupNorm and LayerNorm kernels via `//!include lib_welford`.
+// lib_welford: Welford statistics (count, mean, M2) as vec3f, merged with Chan et al.'s pairwise
+// formula, plus a workgroup tree reduction over WG invocations.
+// Included by: group_norm_stats, group_norm, layer_norm, chan_layer_norm.
+// Defines: none. Needs from the includer: `const WG: u32`, a power of two.
+// Declares: functions and var<workgroup> welford_sh.
 
 var<workgroup> welford_sh: array<vec3<f32>, WG>;
 

@@ -1,8 +1,11 @@
-// Welford statistics for the subgroup normalisation kernels (one workgroup = one subgroup). A lane keeps
-// four Welford accumulators, one per vec4 component, sharing one count (one division per vector), then
-// the four and the subgroup's lanes combine with the parallel formula n = sum n_i,
-// mean = sum n_i mean_i / n, M2 = sum (M2_i + n_i (mean_i - mean)^2) over subgroupAdd. Callers shift
-// values by a slice element first, so means stay small and no digits cancel. Needs `enable subgroups;`.
+// lib_welford_sg: Welford statistics for the subgroup normalisation kernels (one workgroup = one
+// subgroup). A lane keeps four Welford accumulators, one per vec4 component, sharing one count (one
+// division per vector), then the four and the subgroup's lanes combine with the parallel formula
+// n = sum n_i, mean = sum n_i mean_i / n, M2 = sum (M2_i + n_i (mean_i - mean)^2) over subgroupAdd.
+// Callers shift values by a slice element first, so means stay small and no digits cancel.
+// Included by: group_norm_stats_sg, group_norm_sg, layer_norm_sg.
+// Defines: none. Needs from the includer: `enable subgroups;`.
+// Declares: struct WelfordV4 and functions.
 
 struct WelfordV4 { n: f32, mean: vec4<f32>, m2: vec4<f32> }
 

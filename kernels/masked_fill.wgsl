@@ -1,6 +1,22 @@
-// out = mask != 0 ? value : x (torch masked_fill) with x and mask broadcast to the (collapsed) output
-// shape. value is a uniform in compute type {{C}} (f32 for f32/f16 storage, i32 for i32).
-// BCAST=false is the equal-shape fast path (no index math).
+// out = mask != 0 ? value : x (torch masked_fill) with x and mask broadcast to the collapsed output
+// shape (binary.ts broadcastLayout); value is a uniform in compute type C.
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: storage type of x and out
+//   C = `f32` -- f32 for f32/f16 storage, i32 for i32: type of the fill value
+//   BCAST = `true` -- true | false: false is the equal-shape fast path (no index math)
+//   R4 = `2` -- vec4 words per shape/stride array: MAX_RANK / 4 = 2
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input x
+//   @binding(1) mask: array<i32>, read -- nonzero = fill
+//   @binding(2) out: array<T>, read_write -- result, one element per invocation
+//   @binding(3) p: Params, uniform
+// Params:
+//   n: u32 -- output elements
+//   rank: u32 -- dims of the collapsed shape (0..8)
+//   value: C -- the fill value (i32: truncated toward zero by the op)
+//   shape: array<vec4<u32>, R4> -- collapsed output shape
+//   sx: array<vec4<u32>, R4> -- element strides of x over shape (0 = broadcast)
+//   sm: array<vec4<u32>, R4> -- element strides of mask
 
 const BCAST: bool = {{BCAST}};
 

@@ -1,7 +1,45 @@
-// Tiled matmul for GPUs: a workgroup of (BN/TN) x (BM/TM) threads computes a BM x BN tile of c, staging
-// BK-deep slices of A and B in workgroup memory (k-major, so the inner loop reads vec4s) and keeping a
-// TM x TN block per thread in registers. Fill functions (FILL_A/FILL_B defines) use vec4 global loads
-// along the contiguous dim when it is a multiple of 4; out-of-range elements load as 0 so ragged M/N/K work.
+// Tiled matmul for GPUs (matmul.ts variant 'tiled'): c = act(alpha * op(a) @ op(b) + bias) with broadcast
+// batch dims. A workgroup of (BN/TN) x (BM/TM) threads computes a BM x BN tile of c, staging BK-deep
+// slices of A and B in workgroup memory (k-major, so the inner loop reads vec4s) and keeping a TM x TN
+// block per thread in registers. Fill functions (FILL_A / FILL_B) use vec4 global loads along the
+// contiguous dim when it is a multiple of 4; out-of-range elements load as 0 so ragged M/N/K work.
+// Grid (util.ts foldedGrid): x = column tile, y + z * num_workgroups.y = row tile + tiles_m * matrix.
+// Defines:
+//   BM = `64` -- tile rows (matmul.ts tiledKernel: 128 | 64 | 32), a multiple of TM
+//   BN = `64` -- tile columns (128 | 64 | 32), a multiple of TN
+//   BK = `16` -- k slice staged per step (16)
+//   TM = `4` -- rows per thread (8 with 128 tiles, else 4), a multiple of 4
+//   TN = `4` -- columns per thread (as TM)
+//   FILL_A = `fill_a_k4` -- A loader: fill_a_k4 (row-major, K % 4 == 0) | fill_a_rm (row-major) |
+//     fill_a_t4 (transposed, M % 4 == 0) | fill_a_t (transposed)
+//   FILL_B = `fill_b_k4` -- B loader: fill_b_n4 (row-major, N % 4 == 0) | fill_b_rm | fill_b_k4
+//     (transposed [N, K], K % 4 == 0) | fill_b_t (transposed)
+//   AT = `vec4<{{T}}>` -- a element: vec4<T> for the *4 loaders, else T
+//   BT = `vec4<{{T}}>` -- b element: vec4<T> for the *4 loaders, else T
+//   T = `f32` -- f32 | f16: element type of a, b, bias and c
+//   HAS_BIAS = `false` -- true | false: add bias[n] after alpha (false: binding 2 is b again, never read)
+//   ACT = `none` -- none | relu | gelu | gelu_tanh | quick_gelu | silu: act_ACT from lib_activations
+//   CT = `vec4<{{T}}>` -- c element: vec4<T> with C_VEC, else T
+//   C_VEC = `true` -- true | false: c stored as vectors (N % 4 == 0)
+//   C_PICK = `` -- empty with C_VEC, `.x` otherwise (so both store paths type-check)
+// Bindings (group 0):
+//   @binding(0) a: array<AT>, read -- A [..., M, K] ([..., K, M] when transposed)
+//   @binding(1) b: array<BT>, read -- B [..., K, N] ([..., N, K] when transposed: Linear weights)
+//   @binding(2) bias: array<T>, read -- bias [N]
+//   @binding(3) c: array<CT>, read_write -- C [..., M, N]
+//   @binding(4) p: MatmulParams, uniform
+// Params:
+//   M: u32 -- rows of C (batch folded in where B is shared)
+//   N: u32 -- columns of C
+//   K: u32 -- inner dim
+//   tiles_m: u32 -- row tiles per matrix: ceil(M / tile rows)
+//   batch: u32 -- matrices (product of the batch dims)
+//   batch_rank: u32 -- batch dims after collapsing, 0..8
+//   alpha: f32 -- scale of the product (before bias)
+//   _pad: u32 -- padding
+//   out_shape: array<vec4<u32>, 2> -- batch dims of C (8, zero-padded)
+//   a_strides: array<vec4<u32>, 2> -- element strides of A along them (0 = broadcast)
+//   b_strides: array<vec4<u32>, 2> -- element strides of B along them (0 = broadcast)
 //!include lib_matmul
 
 const BM = {{BM}}u;

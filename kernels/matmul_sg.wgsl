@@ -1,8 +1,45 @@
-// Register-blocked matmul without workgroup memory: one workgroup = one subgroup of SG lanes computing an
-// (RA*SG) x (G*SG*4) tile. Each lane loads one element per A row-group and one 4-column vector per B
-// group, then A values reach the other lanes by subgroupShuffle, so every loaded B vector feeds RA*SG
-// rows. Fast where memory loads are per lane but shuffles are cheap (CPU SIMD drivers such as lavapipe);
-// needs a fixed subgroup size equal to SG (the op checks). Loaders are picked by the LOAD_A/LOAD_B defines.
+// Register-blocked matmul without workgroup memory (matmul.ts variant 'subgroup', the CPU-driver
+// default): one workgroup = one subgroup of SG lanes computing an (RA*SG) x (G*SG*4) tile of c =
+// act(alpha * op(a) @ op(b) + bias). Each lane loads one element per A row-group and one 4-column vector
+// per B group, then A values reach the other lanes by subgroupShuffle (lib_subgroup_gemm), so every
+// loaded B vector feeds RA*SG rows. Fast where memory loads are per lane but shuffles are cheap (CPU SIMD
+// drivers such as lavapipe); needs a fixed subgroup size equal to SG (the op checks).
+// Grid (util.ts foldedGrid): x = column tile, y + z * num_workgroups.y = row tile + tiles_m * matrix.
+// Defines:
+//   SG = `32` -- subgroup size, fixed: must equal the adapter's (subgroupMinSize == subgroupMaxSize;
+//     util.ts fixedSubgroupSize, 4..32: 8 on lavapipe)
+//   RA = `1` -- row groups per lane, >= 1 (matmul.ts: 2 when SG <= 8 and M > SG, else 1)
+//   G = `1` -- column groups of 4 per lane, 1..4 (about 32 / (RA * SG))
+//   KS = `4` -- k values per step: 4 where a loader reads vec4s along k (K % 4 == 0), else 1
+//   LOAD_A = `load_a_k4` -- load_a_k4 (row-major, vec4 along k) | load_a_rm | load_a_t (transposed)
+//   LOAD_B = `load_b_k4` -- load_b_n4 (row-major, N % 4 == 0) | load_b_rm | load_b_k4 (transposed,
+//     K % 4 == 0) | load_b_t (transposed)
+//   AT = `vec4<{{T}}>` -- a element: vec4<T> with load_a_k4, else T
+//   BT = `vec4<{{T}}>` -- b element: vec4<T> with load_b_n4 / load_b_k4, else T
+//   T = `f32` -- f32 | f16: element type of a, b, bias and c
+//   HAS_BIAS = `false` -- true | false: add bias[n] after alpha (false: binding 2 is b again, never read)
+//   ACT = `none` -- none | relu | gelu | gelu_tanh | quick_gelu | silu: act_ACT from lib_activations
+//   CT = `vec4<{{T}}>` -- c element: vec4<T> with C_VEC, else T
+//   C_VEC = `true` -- true | false: c stored as vectors (N % 4 == 0)
+//   C_PICK = `` -- empty with C_VEC, `.x` otherwise (so both store paths type-check)
+// Bindings (group 0):
+//   @binding(0) a: array<AT>, read -- A [..., M, K] ([..., K, M] when transposed)
+//   @binding(1) b: array<BT>, read -- B [..., K, N] ([..., N, K] when transposed: Linear weights)
+//   @binding(2) bias: array<T>, read -- bias [N]
+//   @binding(3) c: array<CT>, read_write -- C [..., M, N]
+//   @binding(4) p: MatmulParams, uniform
+// Params:
+//   M: u32 -- rows of C (batch folded in where B is shared)
+//   N: u32 -- columns of C
+//   K: u32 -- inner dim
+//   tiles_m: u32 -- row tiles per matrix: ceil(M / tile rows)
+//   batch: u32 -- matrices (product of the batch dims)
+//   batch_rank: u32 -- batch dims after collapsing, 0..8
+//   alpha: f32 -- scale of the product (before bias)
+//   _pad: u32 -- padding
+//   out_shape: array<vec4<u32>, 2> -- batch dims of C (8, zero-padded)
+//   a_strides: array<vec4<u32>, 2> -- element strides of A along them (0 = broadcast)
+//   b_strides: array<vec4<u32>, 2> -- element strides of B along them (0 = broadcast)
 enable subgroups;
 //!include lib_matmul
 //!include lib_subgroup_gemm

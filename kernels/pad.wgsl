@@ -1,6 +1,23 @@
-// N-d padding: y_out[c] = x_in[src(c)] where src(c)[d] = c[d] - before[d], resolved per mode when
-// outside the input: MODE 0 constant (writes the pad value), 1 replicate (clamp), 2 reflect (mirror
-// without repeating the edge, as torch). Negative `before` crops. One thread per output element.
+// N-d padding (torch F.pad): y_out[c] = x_in[src(c)] where src(c)[d] = c[d] - before[d], resolved per
+// mode when outside the input: MODE 0 constant (writes the pad value), 1 replicate (clamp), 2 reflect
+// (mirror without repeating the edge, as torch). Negative `before` crops. One thread per output element.
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: element type
+//   MODE = `0` -- 0 constant | 1 replicate | 2 reflect (pad.ts MODE_ID)
+//   VALUE = `{{T}}(bitcast<f32>(p.value))` -- the pad value as a T from p.value's bits (pad.ts VALUE_EXPR:
+//     f16(bitcast<f32>(p.value)) for f16, bitcast<i32>(p.value) for i32)
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input, dense
+//   @binding(1) y_out: array<T>, read_write -- output, one element per invocation
+//   @binding(2) p: Params, uniform
+// Params:
+//   n: u32 -- output elements
+//   rank: u32 -- dims, 0..8
+//   value: u32 -- pad value as raw bits of an f32 (f32/f16 tensors) or i32
+//   _pad: u32 -- padding
+//   out_shape: array<vec4<u32>, 2> -- output shape (8 dims, zero-padded)
+//   in_shape: array<vec4<u32>, 2> -- input shape
+//   before: array<vec4<i32>, 2> -- padding before each dim (negative crops)
 
 struct Params {
   n: u32,

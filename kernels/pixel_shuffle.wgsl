@@ -1,6 +1,22 @@
-// torch.nn.PixelShuffle / PixelUnshuffle as a gather, one thread per output element.
-// Shuffle:   out[b, c, h*r + i, w*r + j] = in[b, c*r*r + i*r + j, h, w]
-// Unshuffle: out[b, c*r*r + i*r + j, h, w] = in[b, c, h*r + i, w*r + j]
+// torch.nn.PixelShuffle / PixelUnshuffle as a gather, one thread per output element:
+//   shuffle:   out[b, c, h*r + i, w*r + j] = in[b, c*r*r + i*r + j, h, w]
+//   unshuffle: out[b, c*r*r + i*r + j, h, w] = in[b, c, h*r + i, w*r + j]
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: element type
+//   UNSHUFFLE = `false` -- false (pixelShuffle) | true (pixelUnshuffle)
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [..., c_in, h_in, w_in]
+//   @binding(1) y_out: array<T>, read_write -- output [..., c_out, h_out, w_out]
+//   @binding(2) p: Params, uniform
+// Params:
+//   n: u32 -- output elements
+//   r: u32 -- factor
+//   c_out: u32 -- output channels
+//   h_out: u32 -- output height
+//   w_out: u32 -- output width
+//   c_in: u32 -- input channels
+//   h_in: u32 -- input height
+//   w_in: u32 -- input width
 
 struct Params { n: u32, r: u32, c_out: u32, h_out: u32, w_out: u32, c_in: u32, h_in: u32, w_in: u32 }
 

@@ -1,6 +1,24 @@
-// Separable resampling along one axis: x viewed as [outer, in_len, inner] -> y [outer, out_len, inner],
-// y[o, j, i] = sum_t w[j, t] * x[o, idx[j, t], i]. Taps with idx < 0 read the zero padding.
-// The host builds (idx, w) per method (nearest, bilinear, bicubic, antialiased cubic).
+// Separable resampling along one axis (resample.ts resampleAxis): x viewed as [outer, in_len, inner] ->
+// y [outer, out_len, inner], y[o, j, i] = sum_t w[j, t] * x[o, idx[j, t], i] in f32. Taps with idx < 0
+// read the zero padding. The host builds (idx, w) per method (nearest, bilinear, bicubic, antialiased
+// cubic). One thread per output element.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+// Bindings (group 0):
+//   @binding(0) x: array<T>, read -- input [outer, in_len, inner]
+//   @binding(1) idx: array<i32>, read -- tap indices [out_len, taps] (< 0: zero padding)
+//   @binding(2) w: array<f32>, read -- tap weights [out_len, taps]
+//   @binding(3) y: array<T>, read_write -- output [outer, out_len, inner]
+//   @binding(4) p: Params, uniform
+// Params:
+//   outer: u32 -- product of the dims before the axis
+//   in_len: u32 -- input length of the axis
+//   out_len: u32 -- output length of the axis
+//   inner: u32 -- product of the dims after the axis
+//   taps: u32 -- taps per output position
+//   total: u32 -- output elements: outer * out_len * inner
+//   _p0: u32 -- padding
+//   _p1: u32 -- padding
 
 struct Params { outer: u32, in_len: u32, out_len: u32, inner: u32, taps: u32, total: u32, _p0: u32, _p1: u32 }
 

@@ -1,6 +1,24 @@
 // Rotary position embedding (rotary-embedding-torch, interleaved pairs) over x [rows = ... * seq, dim]:
 // features [start, start + rot) become x * cos(f) + rotate_half(x) * sin(f), rotate_half(a, b) = (-b, a);
-// the rest pass through. freqs is [seq, rot] (already repeated per pair). One thread per element.
+// the rest pass through. freqs is [seq, rot] (already repeated per pair). One thread per element; angles
+// are range-reduced to [-pi, pi] first (Cody-Waite) so long sequences keep accurate sin / cos.
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+//   TF = `{{T}}` -- f32 | f16: element type of freqs
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [..., seq, dim]
+//   @binding(1) freqs: array<TF>, read -- angles [seq, rot]
+//   @binding(2) y_out: array<T>, read_write -- output, same shape as x
+//   @binding(3) p: Params, uniform
+// Params:
+//   n: u32 -- elements of x
+//   dim: u32 -- last dim of x
+//   seq: u32 -- sequence length (second-last dim)
+//   rot: u32 -- rotated features (even)
+//   start: u32 -- first rotated feature
+//   _p0: u32 -- padding
+//   _p1: u32 -- padding
+//   _p2: u32 -- padding
 
 struct Params { n: u32, dim: u32, seq: u32, rot: u32, start: u32, _p0: u32, _p1: u32, _p2: u32 }
 

@@ -1,8 +1,26 @@
-// Softmax / log-softmax along one axis of x viewed as [outer, len, inner]; f32 math for any T.
-// Tiling as reduce.wgsl: TX rows (output columns) per workgroup, TY lanes along the axis. Each lane
-// keeps an online (max, sum of exp(x - max)) pair, lanes merge in shared memory, then every lane
-// writes its elements: 2 reads + 1 write per element. The running max starts at -FLT_MAX rather than
-// -inf so no inf - inf arises; a zero sum then marks an all -inf row, which gives NaN (as torch).
+// Softmax / log-softmax along one axis of x viewed as [outer, len, inner]; f32 math for any T. Tiling as
+// reduce.wgsl: TX rows (output columns) per workgroup, TY lanes along the axis. Each lane keeps an online
+// (max, sum of exp(x - max)) pair, lanes merge in workgroup memory, then every lane writes its elements:
+// 2 reads + 1 write per element. The running max starts at -FLT_MAX rather than -inf so no inf - inf
+// arises; a zero sum then marks an all -inf row, which gives NaN (as torch).
+// Defines:
+//   T = `f32` -- f32 | f16: storage type of x and y
+//   MODE = `softmax` -- softmax | log_softmax
+//   TX = `1` -- rows per workgroup, TX * TY = 256 (reduce.ts reduceTile)
+//   TY = `256` -- lanes along the axis, a power of two
+// Bindings (group 0):
+//   @binding(0) x: array<T>, read -- input, [outer, len, inner]
+//   @binding(1) y: array<T>, read_write -- output, same shape
+//   @binding(2) p: Params, uniform
+// Params:
+//   outer: u32 -- product of the dims before the axis
+//   len: u32 -- axis length
+//   inner: u32 -- product of the dims after the axis
+//   nout: u32 -- rows: outer * inner
+//   nblk: u32 -- workgroups doing work: ceil(nout / TX)
+//   nan: f32 -- NaN, written for all -inf rows (WGSL has no NaN constant)
+//   _p0: u32 -- padding
+//   _p1: u32 -- padding
 
 struct Params {
   outer: u32, len: u32, inner: u32, nout: u32,

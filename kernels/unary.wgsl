@@ -1,9 +1,24 @@
-// y = f(x) elementwise; f is the specialised expression {{EXPR}} over x (f32) and the scalars p.a, p.b.
+// y = f(x) elementwise; f is the expression EXPR over x (f32 math) and the scalars p.a, p.b.
 // Entry points: `main`, one element per invocation (any binding); `main_vec4_8` / `main_vec4_256` read
 // and write 4-vectors, each invocation p.v vectors WG apart (neighbouring invocations touch neighbouring
 // vectors), p.n then counting vectors. On CPU drivers (lavapipe) every load/store instruction costs a
 // per-lane loop, so vec4 accesses and several per invocation (WG = 8, the subgroup size) pay off. The op
 // widens the vector bindings to whole vectors (the tail vector's padding lanes are junk).
+// Defines:
+//   T = `f32` -- f32 | f16: storage type of x and y
+//   EXPR = `act_silu(x)` -- WGSL f32 expression over x, p.a, p.b: unary.ts EXPR (e.g. exp(x), act_gelu(x)
+//     from lib_activations, min(max(x, p.a), p.b) for clamp, x * p.a + p.b for affine)
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input (entry point main)
+//   @binding(1) y_out: array<T>, read_write -- output (main)
+//   @binding(0) x4_in: array<vec4<T>>, read -- the input as vectors (main_vec4_*)
+//   @binding(1) y4_out: array<vec4<T>>, read_write -- the output as vectors (main_vec4_*)
+//   @binding(2) p: Params, uniform
+// Params:
+//   n: u32 -- elements (main) or vectors (main_vec4_*)
+//   a: f32 -- first scalar of EXPR (clamp min, affine scale)
+//   b: f32 -- second scalar (clamp max, affine shift)
+//   v: u32 -- vectors per invocation (main_vec4_*; elementwiseLayout: 64 on CPU drivers, 1 on GPUs)
 //!include lib_activations
 
 struct Params { n: u32, a: f32, b: f32, v: u32 }

@@ -1,5 +1,23 @@
-// out = cond != 0 ? a : b with all three broadcast to the (collapsed) output shape; strides are element
-// strides, 0 on broadcast dims. BCAST=false is the equal-shape fast path (no index math).
+// out = cond != 0 ? a : b elementwise, with all three broadcast to the collapsed output shape
+// (binary.ts broadcastLayout); strides are element strides, 0 on broadcast dims. Only the selected
+// operand is read.
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: storage type of a, b and out
+//   BCAST = `true` -- true | false: false is the equal-shape fast path (no index math)
+//   R4 = `2` -- vec4 words per shape/stride array: MAX_RANK / 4 = 2
+// Bindings (group 0):
+//   @binding(0) cond: array<i32>, read -- condition (nonzero = true; there is no bool dtype)
+//   @binding(1) a_in: array<T>, read -- taken where cond != 0
+//   @binding(2) b_in: array<T>, read -- taken elsewhere
+//   @binding(3) out: array<T>, read_write -- result, one element per invocation
+//   @binding(4) p: Params, uniform
+// Params:
+//   n: u32 -- output elements
+//   rank: u32 -- dims of the collapsed shape (0..8)
+//   shape: array<vec4<u32>, R4> -- collapsed output shape
+//   sc: array<vec4<u32>, R4> -- element strides of cond over shape (0 = broadcast)
+//   sa: array<vec4<u32>, R4> -- element strides of a
+//   sb: array<vec4<u32>, R4> -- element strides of b
 
 const BCAST: bool = {{BCAST}};
 

@@ -11,6 +11,11 @@ export interface DeviceOptions {
   powerPreference?: GPUPowerPreference;
   /** Ask for f16 support when the adapter has it (default true). */
   f16?: boolean;
+  /**
+   * Keep WebGPU's default limits, as a browser page gets without asking (kernel portability tests);
+   * default false: the adapter's maximum for every limit our kernels depend on.
+   */
+  defaultLimits?: boolean;
 }
 
 export interface AdapterSummary {
@@ -93,9 +98,10 @@ export async function requestGpu(opts: DeviceOptions = {}): Promise<GpuHandle> {
     (f) => adapter.features.has(f) && (f !== 'shader-f16' || wantF16),
   ) as GPUFeatureName[];
   const requiredLimits: Record<string, number> = {};
-  for (const k of LIMITS_WE_USE) requiredLimits[k] = adapter.limits[k];
+  if (!opts.defaultLimits) for (const k of LIMITS_WE_USE) requiredLimits[k] = adapter.limits[k];
   const device = await adapter.requestDevice({ requiredFeatures, requiredLimits, label: 'dalle2-ts' });
-  const info = summarise(adapter, backend, requiredFeatures, requiredLimits);
+  const limits = opts.defaultLimits ? Object.fromEntries(LIMITS_WE_USE.map((k) => [k, device.limits[k]])) : requiredLimits;
+  const info = summarise(adapter, backend, requiredFeatures, limits);
   return {
     device,
     adapter,

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const KERNELS_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));
+export const KERNELS_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));
 const sources = new Map<string, string>();
 
 /** Lets bundlers (browser builds) provide sources without a file system. */
@@ -36,14 +36,21 @@ function expandIncludes(name: string, src: string, seen: Set<string>): string {
   });
 }
 
+/** The kernel with its includes expanded, {{KEY}} tokens still in place. */
+export function expandedSource(name: string): string {
+  return expandIncludes(name, kernelSource(name), new Set([name]));
+}
+
 export function specialise(name: string, defines: Defines): string {
-  let code = expandIncludes(name, kernelSource(name), new Set([name])).replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+  let code = expandedSource(name).replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const v = defines[key];
     if (v === undefined) throw new Error(`kernel "${name}": missing define {{${key}}}`);
     return String(v);
   });
-  // f16 storage or arithmetic anywhere needs the extension enabled first.
-  if (/\bf16\b/.test(code) && !/^\s*enable f16;/m.test(code)) code = `enable f16;\n${code}`;
+  // f16 storage or arithmetic anywhere needs the extension enabled first. Comments are skipped: a
+  // header saying "f32 | f16" must not make an f32 kernel require shader-f16.
+  const live = code.replace(/\/\/.*$/gm, '');
+  if (/\bf16\b/.test(live) && !/^\s*enable f16;/m.test(live)) code = `enable f16;\n${code}`;
   return code;
 }
 

@@ -3,6 +3,8 @@ export { DiffusionPriorNetwork, type PriorForwardInputs, type PriorCondScaleInpu
 export { parsePriorNetConfig, parsePriorNetSection, loadPriorNetConfig, PriorConfigError, type PriorNetConfig } from './config.js';
 export { PB_RELAX_ALPHA } from './attention.js';
 export { relPositionBucket, rotaryDim } from './layers.js';
+// The weight resolver: which checkpoint keys the prior transformer reads (bench records them).
+export { causalTransformerWeights } from './transformer.js';
 // DALLE2-pytorch 1.1.0 DiffusionPrior: config (TrainDiffusionPriorConfig `prior`) and the sampling loops with reranking.
 export {
   DiffusionPrior, repeatTokenRows, topIndexPerRow, type DiffusionPriorOptions, type PriorNet,

@@ -5,4 +5,6 @@ export {
   type UnetConfig, type UnetCast,
 } from './config.js';
 export { sinusoidalPosEmb } from './blocks.js';
+// The weight resolver: which checkpoint keys a unet reads (bench records them to build random weights).
+export { buildUnetLayers } from './layers.js';
 export { CROSS_ATTN_HEADS, CROSS_ATTN_DIM_HEAD } from './attention.js';

@@ -214,10 +214,10 @@ export function chanLayerNorm(x: Tensor, weight?: Affine, opts: LayerNormOptions
   const y = Tensor.empty(rt, x.shape, x.dtype);
   if (y.size === 0) return y;
   const spatial = numel(x.shape.slice(2));
-  const blocks = Math.ceil(spatial / 32); // kernels/layer_norm_chan.wgsl: 32 pixels x 8 channel lanes
+  const blocks = Math.ceil(spatial / 32); // kernels/chan_layer_norm.wgsl: 32 pixels x 8 channel lanes
   const totalWg = n * blocks;
   rt.run({
-    kernel: 'layer_norm_chan',
+    kernel: 'chan_layer_norm',
     defines: { T: x.dtype, TW: tw, HAS_W: !!weight, STABLE: !!opts.stable },
     inputs: [x, weight ?? x],
     outputs: [y],

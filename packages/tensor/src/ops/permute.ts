@@ -1,4 +1,4 @@
-// Layout copies on one generic strided-copy kernel (kernels/permute.wgsl): permute, transpose, expand,
+// Layout copies on one generic strided-copy kernel (kernels/strided_copy.wgsl): permute, transpose, expand,
 // contiguousCopy here; slice and concat reuse `stridedCopyInto`. Every result is a new dense tensor.
 import { Tensor } from '../tensor.js';
 import { bytesPerElement } from '../dtype.js';
@@ -82,7 +82,7 @@ export function stridedCopyInto(src: Tensor, dst: Tensor, spec: StridedCopySpec)
   const runsPerRow = Math.ceil(inner / e);
   const runs = (n / inner) * runsPerRow;
   rt.run({
-    kernel: 'permute',
+    kernel: 'strided_copy',
     defines: { T: src.dtype, RANK: c.shape.length, E: e },
     inputs: [src],
     outputs: [dst],

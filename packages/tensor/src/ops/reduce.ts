@@ -1,4 +1,4 @@
-// Reductions over one axis (sum, mean, max, argmax) on kernels/reduce.wgsl and reduce_argmax.wgsl.
+// Reductions over one axis (sum, mean, max, argmax) on kernels/reduce.wgsl and argmax.wgsl.
 // The input is viewed as [outer, len, inner] around the axis; a workgroup of 256 threads covers TX
 // outputs with TY lanes along the axis (see reduceTile). Long axes with few outputs are split into
 // chunks reduced in two passes so the whole GPU takes part. Accumulation is f32 for every dtype.
@@ -185,7 +185,7 @@ export function argmax(x: Tensor, axis: number, keepDim = false): Tensor {
   const tile = reduceTile(v.len, v.inner);
   const { uniforms, groups } = packParams(v, tile, v.len, 1, 1);
   rt.run({
-    kernel: 'reduce_argmax',
+    kernel: 'argmax',
     defines: { T: x.dtype, A: ARGMAX_VALUE[x.dtype], TX: tile.tx, TY: tile.ty },
     inputs: [x],
     outputs: [y],

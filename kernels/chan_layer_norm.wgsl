@@ -1,8 +1,28 @@
-// ChanLayerNorm: layer norm over dim 1 of [N, C, S] (S = flattened spatial). A workgroup holds PX adjacent
-// pixels x LANES channel lanes: lane l walks channels l, l + LANES, ... so each warp reads PX consecutive
-// pixels of one channel (coalesced). Per-lane Welford over values shifted by channel 0 (a large mean costs
-// no precision), merged across lanes in workgroup memory. STABLE divides by the per-pixel channel max
-// (amax) first, as DALLE2-pytorch's stable flag.
+// ChanLayerNorm (norm.ts chanLayerNorm, DALLE2-pytorch): layer norm over dim 1 of [N, C, S] (S =
+// flattened spatial), gamma only. A workgroup holds PX = 32 adjacent pixels x LANES = 8 channel lanes:
+// lane l walks channels l, l + LANES, ... so each warp reads PX consecutive pixels of one channel
+// (coalesced). Per-lane Welford over values shifted by channel 0 (a large mean costs no precision),
+// merged across lanes in workgroup memory. STABLE divides by the per-pixel channel max (amax) first, as
+// DALLE2-pytorch's stable flag. Workgroup w handles batch w / blocks, pixels [32 * (w % blocks), +32).
+// Defines:
+//   T = `f32` -- f32 | f16: element type of x and y
+//   TW = `{{T}}` -- f32 | f16: element type of the weight (x's when absent)
+//   HAS_W = `true` -- true | false: scale by w_in (false: the binding is a dummy, never read)
+//   STABLE = `false` -- true | false: divide by the per-pixel channel amax first
+// Bindings (group 0):
+//   @binding(0) x_in: array<T>, read -- input [N, C, S]
+//   @binding(1) w_in: array<TW>, read -- weight (gamma) [C]
+//   @binding(2) y_out: array<T>, read_write -- output [N, C, S]
+//   @binding(3) p: Params, uniform
+// Params:
+//   c: u32 -- channels C
+//   spatial: u32 -- pixels S
+//   blocks: u32 -- pixel blocks per batch: ceil(S / 32)
+//   total_wg: u32 -- workgroups doing work: N * blocks
+//   eps: f32 -- added to the variance
+//   _p0: u32 -- padding
+//   _p1: u32 -- padding
+//   _p2: u32 -- padding
 //!include lib_welford
 
 struct Params { c: u32, spatial: u32, blocks: u32, total_wg: u32, eps: f32, _p0: u32, _p1: u32, _p2: u32 }

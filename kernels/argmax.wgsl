@@ -1,6 +1,28 @@
-// Index of the maximum along one axis of x viewed as [outer, len, inner] (first index on ties, as
-// torch). Same tiling as reduce.wgsl: TX outputs per workgroup, TY lanes along the axis, tree merge.
-// Values compare as {{A}} (f32 for float inputs, i32 for ints so large ids stay exact).
+// Index (i32) of the maximum along one axis of x viewed as [outer, len, inner], the first index on ties
+// (as torch). Same tiling as reduce.wgsl: TX outputs per workgroup, TY lanes along the axis, tree merge
+// in workgroup memory. Values compare as A (f32 for float inputs, i32 for ints so large ids stay exact).
+// Defines:
+//   T = `f32` -- f32 | f16 | i32: x element
+//   A = `f32` -- f32 for f32/f16, i32 for i32: comparison type (reduce.ts ARGMAX_VALUE)
+//   TX = `1` -- outputs per workgroup, TX * TY = 256 (reduce.ts reduceTile)
+//   TY = `256` -- lanes along the axis, a power of two
+// Bindings (group 0):
+//   @binding(0) x: array<T>, read -- input, [outer, len, inner]
+//   @binding(1) y: array<i32>, read_write -- indices, [outer, inner]
+//   @binding(2) p: Params, uniform
+// Params:
+//   outer: u32 -- product of the dims before the axis
+//   len: u32 -- axis length
+//   inner: u32 -- product of the dims after the axis
+//   nout: u32 -- outer * inner
+//   nblk: u32 -- ceil(nout / TX)
+//   groups: u32 -- workgroups doing work (nblk)
+//   chunk: u32 -- unused (len; reduce.ts shares the packing with reduce)
+//   nchunk: u32 -- unused (1)
+//   div: f32 -- unused (1)
+//   _p0: u32 -- padding
+//   _p1: u32 -- padding
+//   _p2: u32 -- padding
 
 struct Params {
   outer: u32, len: u32, inner: u32, nout: u32,
