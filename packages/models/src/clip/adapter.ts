@@ -1,20 +1,12 @@
 // DALLE2-pytorch 1.1.0 `OpenAIClipAdapter` semantics over our CLIP model.
 import { Tensor, tidy, sub, div, mul, sqrt, sum, maximumScalar, resize2d, maskedFill } from '@dalle2/tensor';
 import type { ClipModel } from './model.js';
+import type { ClipAdapter, EmbeddedText } from './types.js';
 
 /** torchvision Normalize constants CLIP's preprocess ends with. */
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 const EOT = 49407;
-
-export interface EmbeddedText {
-  /** l2-normalised encode_text [B, embed]. */
-  textEmbed: Tensor;
-  /** ln_final outputs [B, 77, width], positions after the first EOT zeroed (as 1.1.0 masks them). */
-  textEncodings: Tensor;
-  /** The adapter's keep-mask [B, 77] (1 = kept), host side. */
-  textMask: Int32Array;
-}
 
 /** F.normalize(x, dim=-1): x / max(||x||, 1e-12). */
 export function l2norm(x: Tensor): Tensor {
@@ -37,8 +29,20 @@ export function adapterTextMask(tokens: Int32Array, batch: number, L: number): I
   return mask;
 }
 
-export class OpenAIClipAdapter {
+/** textEncodings are the ln_final outputs, positions after the first EOT zeroed (as 1.1.0 masks them). */
+export class OpenAIClipAdapter implements ClipAdapter {
+  readonly make = 'openai';
+  readonly imageChannels = 3;
+
   constructor(readonly clip: ClipModel) {}
+
+  get dimLatent(): number {
+    return this.clip.config.embedDim;
+  }
+
+  get textWidth(): number {
+    return this.clip.config.textWidth;
+  }
 
   get imageSize(): number {
     return this.clip.config.imageResolution;
