@@ -49,3 +49,12 @@ export function truncateTokens(tokens: Int32Array, batch: number, maxLen: number
 export function nonPadMask(tokens: Int32Array, pad = 0): Int32Array {
   return tokens.map((t) => (t !== pad ? 1 : 0));
 }
+
+/** Throws naming the first token id outside [0, vocab) (row, column), e.g. BPE ids for a small vocabulary. */
+export function checkTokenIds(tokens: Int32Array, batch: number, vocab: number, where: string): void {
+  const L = tokens.length / batch;
+  const i = tokens.findIndex((t) => t < 0 || t >= vocab);
+  if (i >= 0) {
+    throw new Error(`${where}: token id ${tokens[i]} at [${Math.floor(i / L)}, ${i % L}] is outside the vocabulary of ${vocab} tokens (the model's num_tokens)`);
+  }
+}

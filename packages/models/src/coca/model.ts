@@ -5,7 +5,7 @@ import { Tensor, add, concat, embedding, expand, sliceAxis, tidy, type Runtime }
 import type { Weights } from '../weights.js';
 import { checkStateDict, type StateDictSpec } from '../clip/strict.js';
 import { rotaryTables } from '../clip/rotaryHalves.js';
-import type { Trace } from '../clip/types.js';
+import { checkTokenIds, type Trace } from '../clip/types.js';
 import type { CoCaConfig } from './config.js';
 import { attentionPool, cocaLayerNorm, crossAttentionSpec, parallelBlock, parallelBlockSpec } from './layers.js';
 
@@ -70,6 +70,7 @@ export class CoCaModel {
     const c = this.config;
     const L = tokens.length / batch;
     if (!Number.isInteger(L) || L < 1) throw new Error(`CoCaModel.embedText: ${tokens.length} tokens do not split into ${batch} rows`);
+    checkTokenIds(tokens, batch, c.numTokens, 'CoCaModel.embedText');
     const w = this.weights;
     const n = L + 1;
     return tidy(this.rt, () => {

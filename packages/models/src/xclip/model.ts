@@ -7,7 +7,7 @@ import {
 import type { Weights } from '../weights.js';
 import { checkStateDict, type StateDictSpec } from '../clip/strict.js';
 import { rotaryTables, type RotaryTables } from '../clip/rotaryHalves.js';
-import type { Trace } from '../clip/types.js';
+import { checkTokenIds, type Trace } from '../clip/types.js';
 import { XCLIP_FF_MULT, type XClipConfig } from './config.js';
 import { transformerSpec, xclipTransformer, type XClipTransformerDims } from './transformer.js';
 
@@ -75,6 +75,7 @@ export class XClipModel {
     if (!Number.isInteger(L) || L < 1 || L > c.textSeqLen) {
       throw new Error(`XClipModel.textTransformer: ${tokens.length} tokens for batch ${batch} (1..${c.textSeqLen} per row, text_seq_len)`);
     }
+    checkTokenIds(tokens, batch, c.numTextTokens, 'XClipModel.textTransformer');
     const w = this.weights.scope('text_transformer');
     return tidy(this.rt, () => {
       let x = embedding(w.get('token_emb.weight'), Tensor.from(this.rt, tokens, [batch, L], 'i32')); // [B, L, D]
