@@ -12,6 +12,8 @@ import { DalleModelManager } from '../src/manager/index.js';
 import { runCli, type CliIo } from '../src/cli/index.js';
 import { encodePng } from '../src/image/index.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
+import { FLOAT_STORAGE, PyOrderedDict, PyTensor } from './pth/pickle.js';
+import { torchZip } from './pth/torch.js';
 
 const FX = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
 const SLOW = 600_000;
@@ -106,6 +108,20 @@ describe('x-clip weights', () => {
     expect(shapes).toMatch(/shape mismatches: "to_text_latent\.weight" is \[64, 64\], expected \[32, 64\]/);
   });
 
+  it('a CLIP whose latent width differs from the prior\'s image_embed_dim is named', async () => {
+    const w = await tensorsOf(fx('clip-xclip/weights.safetensors'), (k) => k);
+    for (const k of ['to_text_latent', 'to_visual_latent', 'to_text_latent_extra', 'to_visual_latent_extra']) {
+      const t = w[`${k}.weight`];
+      const cols = t.shape[1];
+      w[`${k}.weight`] = { dtype: 'F32', shape: [32, cols], data: (t.data as Float32Array).slice(0, 32 * cols) };
+    }
+    const path = join(dir, 'xclip_latent32.safetensors');
+    await writeFile(path, serializeSafetensors(w));
+    const m = await load({ prior: prior(), clip: xclip({ base_model_kwargs: { ...xclipKwargs, dim_latent: 32 }, load_model_from: local(path) }) });
+    await expect(m.diffusionPrior()).rejects.toThrow('clip: the "x-clip" CLIP embeds to 32 dims but the prior\'s image_embed_dim is 64');
+    await m.dispose();
+  });
+
   it('tokens outside the vocabulary are named', async () => {
     const m = await load({ prior: prior(), clip: xclip() });
     const clip = await m.clip();
@@ -133,6 +149,40 @@ describe('coca', () => {
     expect(() => clip.adapter.embedImage(px)).toThrow(/cannot embed images: CoCa\.embed_image\(images\) needs the img_encoder module/);
     px.dispose();
     await m.dispose();
+  });
+});
+
+/** torch.save of a state dict (zip format); keys in `tied` share the storage of their partner, as tied parameters do. */
+function pthOf(tensors: TensorsToWrite, tied: Record<string, string> = {}): Uint8Array {
+  const storages: Record<string, Uint8Array> = {};
+  const entries: [string, PyTensor][] = [];
+  const keyOf = new Map<string, string>();
+  Object.entries(tensors).forEach(([name, t], i) => {
+    const shape = t.shape;
+    const stride = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const numel = shape.reduce((a, b) => a * b, 1);
+    const partner = tied[name] !== undefined ? keyOf.get(tied[name]) : undefined;
+    const key = partner ?? String(i);
+    keyOf.set(name, key);
+    if (!partner) storages[key] = new Uint8Array(Float32Array.from(t.data as ArrayLike<number>).buffer);
+    entries.push([name, new PyTensor({ key, type: FLOAT_STORAGE, numel }, 0, shape, stride)]);
+  });
+  return torchZip(new PyOrderedDict(entries), storages);
+}
+
+describe('coca weights from a .pth', () => {
+  it('an adapter state dict (keys under "clip.", tied to_logits / token_emb storage) loads like the safetensors', async () => {
+    const st = await tensorsOf(fx('clip-coca/weights.safetensors'), (k) => `clip.${k}`);
+    // token_emb first so that to_logits.1.weight can share its storage
+    const ordered: TensorsToWrite = { 'clip.token_emb.weight': st['clip.token_emb.weight'], ...st };
+    const path = join(dir, 'coca_adapter.pth');
+    await writeFile(path, pthOf(ordered, { 'clip.to_logits.1.weight': 'clip.token_emb.weight' }));
+    const a = await load({ prior: prior(), clip: coca({ load_model_from: local(path) }) });
+    const b = await load({ prior: prior(), clip: coca() });
+    expect((await a.clip()).path).toBe(path);
+    expect(await embed(a)).toEqual(await embed(b));
+    await a.dispose();
+    await b.dispose();
   });
 });
 

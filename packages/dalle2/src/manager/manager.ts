@@ -183,6 +183,11 @@ export class DalleModelManager {
   async diffusionPrior(): Promise<DiffusionPrior> {
     const prior = await this.prior();
     const clip = await this.clip();
+    const dim = clip.adapter.dimLatent;
+    if (dim !== prior.config.imageEmbedDim) {
+      // Upstream fails deep inside the prior's forward; say which two numbers disagree.
+      throw new ModelLoadError(`clip: the "${clip.make}" CLIP embeds to ${dim} dims but the prior's image_embed_dim is ${prior.config.imageEmbedDim}`);
+    }
     this.priorSampler ??= new DiffusionPrior({
       net: prior.net,
       config: prior.config,
