@@ -3,7 +3,7 @@
 import type { Tensor } from '@dalle2/tensor';
 import { tidy } from '@dalle2/tensor';
 import { nonPadMask, truncateTokens, type ClipAdapter, type EmbeddedText, type Trace } from '../clip/types.js';
-import { validateAndResizeImage, zeroMasked } from '../xclip/adapter.js';
+import { validateAndResizeImage, zeroMasked } from '../clip/adapter.js';
 import type { CoCaImage, CoCaModel } from './model.js';
 
 export class CoCaImageError extends Error {

@@ -1,6 +1,6 @@
 // DALLE2-pytorch 1.1.0 `XClipAdapter` over XClipModel.
-import { Tensor, maskedFill, resize2d, sliceAxis, tidy } from '@dalle2/tensor';
-import { l2norm } from '../clip/adapter.js';
+import { sliceAxis, tidy, type Tensor } from '@dalle2/tensor';
+import { l2norm, validateAndResizeImage, zeroMasked } from '../clip/adapter.js';
 import { nonPadMask, truncateTokens, type ClipAdapter, type EmbeddedText, type Trace } from '../clip/types.js';
 import type { XClipModel } from './model.js';
 
@@ -9,21 +9,6 @@ export interface EmbeddedImage {
   imageEmbed: Tensor;
   /** Patch outputs [B, n, dim_image]. */
   imageEncodings: Tensor;
-}
-
-/** BaseClipAdapter.validate_and_resize_image: the size check, then ResizeRight (cubic, antialias) when needed. */
-export function validateAndResizeImage(pixels: Tensor, imageSize: number): Tensor {
-  const S = pixels.shape[pixels.rank - 1];
-  if (S < imageSize) {
-    throw new Error(`embedImage: you are passing in an image of size ${S} but CLIP requires the image size to be at least ${imageSize}`);
-  }
-  return S === imageSize ? pixels : resize2d(pixels, [imageSize, imageSize], 'cubic_aa');
-}
-
-/** Zeroes the positions whose mask is 0: enc [B, L, W], mask [B, L] host. */
-export function zeroMasked(enc: Tensor, mask: Int32Array): Tensor {
-  const [B, L] = enc.shape;
-  return maskedFill(enc, Tensor.from(enc.rt, mask.map((m) => 1 - m), [B, L, 1], 'i32'), 0);
 }
 
 export class XClipAdapter implements ClipAdapter {
