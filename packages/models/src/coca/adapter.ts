@@ -1,7 +1,6 @@
 // DALLE2-pytorch 1.1.0 `CoCaAdapter` over CoCaModel, with image_size / image_channels / max_text_len
 // as its overrides (see config.ts). Images from pixels are refused: a config-built CoCa has no img_encoder.
-import type { Tensor } from '@dalle2/tensor';
-import { tidy } from '@dalle2/tensor';
+import { tidy, type Tensor } from '@dalle2/tensor';
 import { nonPadMask, truncateTokens, type ClipAdapter, type EmbeddedText, type Trace } from '../clip/types.js';
 import { validateAndResizeImage, zeroMasked } from '../clip/adapter.js';
 import type { CoCaImage, CoCaModel } from './model.js';

@@ -43,7 +43,7 @@ const REFUSED: [string, unknown, string][] = [
 export function parseXClipConfig(kwargs: unknown, path = 'clip.base_model_kwargs', source = 'clip config'): XClipConfig {
   const f = new ConfigReader(source, ClipConfigError).fields(kwargs, path);
   for (const [key, ok, why] of REFUSED) {
-    if (f.obj[key] !== undefined && f.obj[key] !== ok && !(ok === null && f.obj[key] === null)) f.fail(key, why);
+    if (f.obj[key] !== undefined && f.obj[key] !== ok) f.fail(key, why);
   }
   const cfg = readFields(f);
   const cls = f.bool('text_has_cls_token', true) || f.bool('visual_has_cls_token', true) || f.bool('use_all_token_embeds', false);

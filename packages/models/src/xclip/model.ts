@@ -8,7 +8,7 @@ import type { Weights } from '../weights.js';
 import { checkStateDict, type StateDictSpec } from '../clip/strict.js';
 import { rotaryTables, type RotaryTables } from '../clip/rotaryHalves.js';
 import { checkTokenIds, type Trace } from '../clip/types.js';
-import { XCLIP_FF_MULT, type XClipConfig } from './config.js';
+import type { XClipConfig } from './config.js';
 import { transformerSpec, xclipTransformer, type XClipTransformerDims } from './transformer.js';
 
 /** Rotary width of the text transformer when `text_rotary_pos_emb` (upstream: min(dim_head, 32)). */
@@ -47,8 +47,6 @@ function visualDims(c: XClipConfig): XClipTransformerDims {
 
 export class XClipModel {
   readonly rt: Runtime;
-  /** Feed-forward inner width of both towers' layers, for reports. */
-  readonly ffMult = XCLIP_FF_MULT;
   private readonly invFreq?: Float32Array;
 
   private constructor(
