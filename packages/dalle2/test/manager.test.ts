@@ -176,9 +176,13 @@ describe('where CLIP comes from', () => {
     await ok.dispose();
   });
 
-  it('rejects CLIP makes it cannot load', async () => {
-    const err = await DalleModelManager.load(config({ prior: priorSection, clip: { make: 'x-clip' } }), { rt }).catch((e: Error) => e);
-    expect((err as Error).message).toMatch(/clip\.make: "x-clip" is not supported yet/);
+  it('rejects CLIP makes it cannot load, and x-clip / coca without their constructor kwargs', async () => {
+    const err = await DalleModelManager.load(config({ prior: priorSection, clip: { make: 'open_clip' } }), { rt }).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/clip\.make: "open_clip" is not supported \(supported: "openai", "x-clip", "coca"/);
+    for (const make of ['x-clip', 'coca']) {
+      const e = await DalleModelManager.load(config({ prior: priorSection, clip: { make } }), { rt }).catch((x: Error) => x);
+      expect((e as Error).message).toMatch(new RegExp(`^clip\\.base_model_kwargs: is required for make "${make}"`));
+    }
   });
 });
 

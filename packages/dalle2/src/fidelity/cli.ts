@@ -1,4 +1,4 @@
-// `pnpm fidelity --fixtures <dir> [--only clip|prior|decoder|pipeline]`: runs our implementation on any
+// `pnpm fidelity --fixtures <dir> [--only clip|xclip|coca|prior|decoder|pipeline]`: runs our implementation on any
 // fixture directory with the upstream layout + manifest and prints one line per check.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';

@@ -10,7 +10,7 @@ import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import {
   ClipModel, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig, parsePriorNetConfig,
   repeatTokenRows, type DiffusionPriorConfig, type PriorNetConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond,
-  type PriorTextInput, type Weights,
+  type PriorTextEncoder, type PriorTextInput, type Weights,
 } from '@dalle2/models';
 import { NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise } from '@dalle2/sampler';
 import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
@@ -46,7 +46,7 @@ interface State {
   ctx: SuiteContext;
   variants: PriorVariant[];
   nets: Map<string, DiffusionPriorNetwork>;
-  adapter?: OpenAIClipAdapter;
+  adapter?: PriorTextEncoder;
 }
 
 function meta(ctx: SuiteContext, rel: string): FileMeta {
@@ -58,7 +58,8 @@ function priorFiles(ctx: SuiteContext, re: RegExp): string[] {
   return Object.keys(ctx.fx.manifest.files).filter((k) => k.startsWith(DIR) && re.test(k.slice(DIR.length))).sort();
 }
 
-const stem = (rel: string) => rel.slice(DIR.length).replace(/\.[^.]+$/, '');
+/** File name without folder and extension. */
+const stem = (rel: string) => rel.replace(/^.*\//, '').replace(/\.[^.]+$/, '');
 
 /**
  * The net for a variant, over prior/weights.safetensors (variants with an identical net section share
@@ -250,9 +251,8 @@ async function runSample(prior: DiffusionPrior, text: PriorTextInput, file: Safe
   return res;
 }
 
-async function sampleChecks(st: State, rel: string): Promise<CheckResult[]> {
+async function sampleChecks(st: State, rel: string, name = stem(rel)): Promise<CheckResult[]> {
   const { fx, rt } = st.ctx;
-  const name = stem(rel);
   const m = meta(st.ctx, rel);
   const file = await fx.file(rel);
   const r = m.num_samples_per_batch;
@@ -330,16 +330,36 @@ async function sampleChecks(st: State, rel: string): Promise<CheckResult[]> {
 
 // ------------------------------------------------------------------------------------------ suite
 
+/** Every prior/config*.json of the fixture set, parsed. */
+async function priorVariants(ctx: SuiteContext): Promise<PriorVariant[]> {
+  const variants: PriorVariant[] = [];
+  for (const rel of priorFiles(ctx, /^config.*\.json$/)) {
+    const json = await ctx.fx.json<unknown>(rel);
+    variants.push({ rel, net: parsePriorNetConfig(json, rel), prior: parseDiffusionPriorConfig(json, rel) });
+  }
+  if (!variants.length) throw new Error('no prior/config*.json in the manifest');
+  return variants;
+}
+
+/**
+ * A recorded DiffusionPrior.sample run (layout of prior/sample_*) of this set's prior with `clip` as
+ * prior.clip: from the recorded text conditioning, and from the recorded tokens through `clip`.
+ */
+export async function priorSampleChecks(ctx: SuiteContext, rel: string, clip: PriorTextEncoder, name: string): Promise<CheckResult[]> {
+  const st: State = { ctx, variants: await priorVariants(ctx), nets: new Map(), adapter: clip };
+  try {
+    return await sampleChecks(st, rel, name);
+  } finally {
+    for (const net of st.nets.values()) net.dispose();
+  }
+}
+
 export const priorSuite: Suite = async (ctx) => {
   const results: CheckResult[] = [];
   const st: State = { ctx, variants: [], nets: new Map() };
   let clipWeights: Weights | undefined;
   try {
-    for (const rel of priorFiles(ctx, /^config.*\.json$/)) {
-      const json = await ctx.fx.json<unknown>(rel);
-      st.variants.push({ rel, net: parsePriorNetConfig(json, rel), prior: parseDiffusionPriorConfig(json, rel) });
-    }
-    if (!st.variants.length) throw new Error('no prior/config*.json in the manifest');
+    st.variants = await priorVariants(ctx);
     results.push(...(await guarded('prior schedules', TOL, () => scheduleChecks(st))));
     if (ctx.fx.has(CLIP_WEIGHTS)) {
       clipWeights = await loadClipWeights(ctx.rt, ctx.fx.path(CLIP_WEIGHTS));

@@ -41,10 +41,11 @@ async function sniff(path: string): Promise<CheckpointFormat | undefined> {
   try {
     const head = new Uint8Array(16);
     const { bytesRead } = await fh.read(head, 0, 16, 0);
+    // safetensors first: its u64 little-endian header length may itself start with 0x80 or "PK" (a
+    // header of 128 + 256k bytes), while byte 8 of a zip or legacy .pth is never "{".
+    if (bytesRead >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
     if (bytesRead >= 2 && head[0] === 0x50 && head[1] === 0x4b) return 'pth-zip';
     if (bytesRead >= 1 && head[0] === 0x80) return 'pth-legacy';
-    // safetensors: u64 little-endian header length, then a JSON object
-    if (bytesRead >= 9 && head[8] === 0x7b && head[6] === 0 && head[7] === 0) return 'safetensors';
     return undefined;
   } finally {
     await fh.close();

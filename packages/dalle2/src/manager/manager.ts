@@ -7,7 +7,7 @@ import { DiffusionPrior } from '@dalle2/models';
 import { loadModelLoadConfig, type ModelLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
 import { openCheckpoint, type CheckpointFile } from './checkpointFile.js';
-import { clipModelPath, loadClip, type LoadedClip } from './clipLoader.js';
+import { clipModelPath, describeClip, loadClip, type LoadedClip } from './clipLoader.js';
 import { loadDecoder, type LoadedDecoder } from './decoderLoader.js';
 import { loadPrior, ModelLoadError, type LoadedPrior } from './priorLoader.js';
 import { weightBytes, type ModelKind, type ModelReport } from './report.js';
@@ -144,8 +144,7 @@ export class DalleModelManager {
       await opened?.close();
     }
     this.priorSampler = undefined;
-    const c = this.clipState.model.config;
-    this.progress('clip', 'done', `clip: ViT width ${c.visionWidth}, embed ${c.embedDim}, image ${c.imageResolution}px from ${this.clipState.path}`);
+    this.progress('clip', 'done', `clip: ${describeClip(this.clipState)} from ${this.clipState.path}`);
   }
 
   // ---------------------------------------------------------------- access
@@ -184,6 +183,11 @@ export class DalleModelManager {
   async diffusionPrior(): Promise<DiffusionPrior> {
     const prior = await this.prior();
     const clip = await this.clip();
+    const dim = clip.adapter.dimLatent;
+    if (dim !== prior.config.imageEmbedDim) {
+      // Upstream fails deep inside the prior's forward; say which two numbers disagree.
+      throw new ModelLoadError(`clip: the "${clip.make}" CLIP embeds to ${dim} dims but the prior's image_embed_dim is ${prior.config.imageEmbedDim}`);
+    }
     this.priorSampler ??= new DiffusionPrior({
       net: prior.net,
       config: prior.config,
@@ -244,12 +248,9 @@ export class DalleModelManager {
     const out: ModelReport[] = [];
     const clip = this.clipState;
     if (clip || this.clipRequired()) {
-      const c = clip?.model.config;
       out.push({
         kind: 'clip',
-        description: c
-          ? `OpenAI CLIP ViT (${c.visionLayers} vision / ${c.textLayers} text layers, width ${c.visionWidth}/${c.textWidth}, embed ${c.embedDim}, ${c.imageResolution}px, from ${clip.kind})`
-          : 'OpenAI CLIP (released)',
+        description: clip ? describeClip(clip) : `CLIP "${this.config.clip?.make ?? 'openai'}" (released)`,
         files: clip ? [clip.path] : [],
         params: clip?.weights.paramCount() ?? 0,
         dtype: 'f32',

@@ -257,7 +257,7 @@ export class InferenceScript {
     let encodings: { data: readonly Float32Array[]; shape: [number, number] } | undefined;
     if (decoder.condOnText) {
       if (opts.textEncoding) {
-        const W = (await this.manager.clip()).model.config.textWidth;
+        const W = (await this.manager.clip()).adapter.textWidth;
         encodings = { data: opts.textEncoding, shape: [opts.textEncoding[0].length / W, W] };
       } else if (opts.text) {
         encodings = await this.encodeText(opts.text);

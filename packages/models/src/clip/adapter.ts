@@ -1,20 +1,12 @@
 // DALLE2-pytorch 1.1.0 `OpenAIClipAdapter` semantics over our CLIP model.
 import { Tensor, tidy, sub, div, mul, sqrt, sum, maximumScalar, resize2d, maskedFill } from '@dalle2/tensor';
 import type { ClipModel } from './model.js';
+import { truncateTokens, type ClipAdapter, type EmbeddedText } from './types.js';
 
 /** torchvision Normalize constants CLIP's preprocess ends with. */
 export const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 export const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
 const EOT = 49407;
-
-export interface EmbeddedText {
-  /** l2-normalised encode_text [B, embed]. */
-  textEmbed: Tensor;
-  /** ln_final outputs [B, 77, width], positions after the first EOT zeroed (as 1.1.0 masks them). */
-  textEncodings: Tensor;
-  /** The adapter's keep-mask [B, 77] (1 = kept), host side. */
-  textMask: Int32Array;
-}
 
 /** F.normalize(x, dim=-1): x / max(||x||, 1e-12). */
 export function l2norm(x: Tensor): Tensor {
@@ -37,8 +29,35 @@ export function adapterTextMask(tokens: Int32Array, batch: number, L: number): I
   return mask;
 }
 
-export class OpenAIClipAdapter {
+/** textEncodings are the ln_final outputs, positions after the first EOT zeroed (as 1.1.0 masks them). */
+/** BaseClipAdapter.validate_and_resize_image: the size check, then ResizeRight (cubic, antialias) when needed. */
+export function validateAndResizeImage(pixels: Tensor, imageSize: number): Tensor {
+  const S = pixels.shape[pixels.rank - 1];
+  if (S < imageSize) {
+    throw new Error(`embedImage: you are passing in an image of size ${S} but CLIP requires the image size to be at least ${imageSize}`);
+  }
+  return S === imageSize ? pixels : resize2d(pixels, [imageSize, imageSize], 'cubic_aa');
+}
+
+/** Zeroes the positions whose mask is 0: enc [B, L, W], mask [B, L] host. */
+export function zeroMasked(enc: Tensor, mask: Int32Array): Tensor {
+  const [B, L] = enc.shape;
+  return maskedFill(enc, Tensor.from(enc.rt, mask.map((m) => 1 - m), [B, L, 1], 'i32'), 0);
+}
+
+export class OpenAIClipAdapter implements ClipAdapter {
+  readonly make = 'openai';
+  readonly imageChannels = 3;
+
   constructor(readonly clip: ClipModel) {}
+
+  get dimLatent(): number {
+    return this.clip.config.embedDim;
+  }
+
+  get textWidth(): number {
+    return this.clip.config.textWidth;
+  }
 
   get imageSize(): number {
     return this.clip.config.imageResolution;
@@ -50,30 +69,19 @@ export class OpenAIClipAdapter {
 
   /** tokens [B, L] (any L: truncated to the context length, as the adapter does). */
   embedText(tokens: Int32Array, batch: number): EmbeddedText {
-    const L0 = tokens.length / batch;
-    const L = Math.min(L0, this.maxTextLen);
-    const cut = L === L0 ? tokens : Int32Array.from({ length: batch * L }, (_, i) => tokens[Math.floor(i / L) * L0 + (i % L)]);
+    const { ids: cut, L } = truncateTokens(tokens, batch, this.maxTextLen);
     const textMask = adapterTextMask(cut, batch, L);
     const rt = this.clip.rt;
     const out = tidy(rt, () => {
       const { pooled, lnFinal } = this.clip.encodeText(cut, batch);
-      const drop = Tensor.from(rt, textMask.map((m) => 1 - m), [batch, L, 1], 'i32');
-      return { textEmbed: l2norm(pooled), textEncodings: maskedFill(lnFinal, drop, 0) };
+      return { textEmbed: l2norm(pooled), textEncodings: zeroMasked(lnFinal, textMask) };
     });
     return { ...out, textMask };
   }
 
   /** pixels [B, 3, S, S] in [0, 1], S >= image size -> l2-normalised image embedding [B, embed]. */
   embedImage(pixels: Tensor): Tensor {
-    const S = pixels.shape[3];
-    if (S < this.imageSize) {
-      throw new Error(`embedImage: you are passing in an image of size ${S} but CLIP requires the image size to be at least ${this.imageSize}`);
-    }
-    const rt = this.clip.rt;
-    return tidy(rt, () => {
-      const resized = S === this.imageSize ? pixels : resize2d(pixels, [this.imageSize, this.imageSize], 'cubic_aa');
-      return l2norm(this.clip.encodeImage(normalizeClipPixels(resized)));
-    });
+    return tidy(this.clip.rt, () => l2norm(this.clip.encodeImage(normalizeClipPixels(validateAndResizeImage(pixels, this.imageSize)))));
   }
 }
 
