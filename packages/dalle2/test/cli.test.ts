@@ -53,6 +53,23 @@ describe('argument parsing', () => {
     expect(() => parseCli(['dream', '--seed', 'abc'])).toThrow('--seed: expected an integer >= 0, got "abc"');
     expect(() => parseCli(['dream', '--cond-scale', '2,x'])).toThrow('--cond-scale: expected a number, got "x"');
     expect(() => parseCli(['dream', '--colour', 'red'])).toThrow(UsageError);
+    expect(() => parseCli(['dream', '--sampels', '2'])).toThrow('unknown option --sampels (did you mean --samples?)');
+    expect(() => parseCli(['dream', '--seed'])).toThrow('--seed needs a value (<n>)');
+    expect(() => parseCli(['dream', '--mask', 'm.png'])).toThrow('--mask does not apply to "dream"');
+    expect(() => parseCli(['help', 'paint'])).toThrow('no help for "paint": not a command');
+  });
+
+  it('takes negative numbers as values, dalle2-laion names as aliases, and per-command help', () => {
+    expect(() => parseCli(['dream', 'x', '--cond-scale', '-1'])).toThrow('--cond-scale: expected a number >= 0, got "-1"');
+    expect(() => parseCli(['dream', 'x', '--seed', '-3'])).toThrow('--seed: expected an integer >= 0, got "-3"');
+    expect(parseCli(['dream', 'x', '--cond-scale=1.5,0'])).toMatchObject({ condScale: [1.5, 0] });
+    expect(parseCli(['dream', 'x', '--prior-sample-count', '3', '--decoder-batch-size', '2', '--decoder-cond-scale', '2', '--prior-batch-size', '5'])).toMatchObject({
+      samples: 3, decoderBatchSize: 2, condScale: [2], priorBatchSize: 5,
+    });
+    expect(parseCli(['dream', '--help'])).toMatchObject({ command: 'help', helpFor: 'dream' });
+    expect(parseCli(['help', 'variation'])).toMatchObject({ command: 'help', helpFor: 'variation' });
+    expect(parseCli(['--version']).command).toBe('version');
+    expect(parseCli(['dream', '--', '--not-an-option']).positionals).toEqual(['--not-an-option']);
   });
 });
 
@@ -109,6 +126,9 @@ describe('commands', () => {
     const h = io(dir);
     expect(await runCli(['help'], h)).toBe(0);
     expect(h.stdoutText()).toContain('usage: dalle2 <command>');
+    const usage = io(dir);
+    expect(await runCli(['dream', '--samples', '0'], usage)).toBe(2);
+    expect(usage.stderrText()).toBe('dalle2: --samples: expected an integer >= 1, got "0"\n'); // one line, no help dump
     const bad = io(dir);
     expect(await runCli(['dream', '--samples', 'many'], bad)).toBe(2);
     expect(bad.stderrText()).toMatch(/^dalle2: --samples: expected an integer/);
@@ -163,6 +183,9 @@ describe('commands', () => {
     ]);
     expect(t.stdoutText().trim().split('\n')).toHaveLength(4);
     expect(t.stderrText()).toContain('decoder unet 2/2');
+    // lines printed while a progress line is drawn start on a line of their own
+    expect(t.stderrText()).toMatch(/\nadapter: /);
+    expect(t.stderrText()).not.toMatch(/[^\n]adapter: /);
     const img = await decodeImage(join(dir, 'out', 'a red circle on a white background_0.png'));
     expect([img.width, img.height]).toEqual([32, 32]);
   });
@@ -193,7 +216,7 @@ describe('commands', () => {
     await writeFile(join(dir, 'img_mask.png'), await encodePng(mask));
     const t = io(dir);
     const code = await runCli(['inpaint', '--image', 'img.png', '--mask', 'img_mask.png', '--prompt', 'a green triangle on a black background', '--steps', '2', '--output-path', 'inp'], t);
-    expect(t.stderrText()).toBe('');
+    expect(t.stderrText()).toMatch(/^note: img\.png is 40x32: center-cropped to 32x32\nadapter: .*\n1 image\(s\) in [\d.]+ s in .*inp; GPU memory /);
     expect(code).toBe(0);
     expect(await readdir(join(dir, 'inp'))).toEqual(['img_0.png']);
     const out = await decodeImage(join(dir, 'inp', 'img_0.png'));

@@ -1,10 +1,17 @@
-// WGSL sources live in the repo's top-level kernels/ folder, one file per kernel. Specialisation is
+// WGSL sources live in the repo's top-level kernels/ folder, one file per kernel (a packed
+// @dalle2/tensor carries a copy in its own kernels/, made by its prepack script). Specialisation is
 // textual: `{{KEY}}` tokens are replaced from the op's defines (dtype, op kind, workgroup size ...).
 // Shapes never go into the text: they travel in uniforms so one pipeline serves every shape.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const KERNELS_DIR = fileURLToPath(new URL('../../../kernels/', import.meta.url));
+/** The repository's kernels/ (a checkout), else the package's own copy (installed from a tarball). */
+function kernelsDir(): string {
+  const repo = fileURLToPath(new URL('../../../kernels/', import.meta.url));
+  return existsSync(`${repo}lib_matmul.wgsl`) ? repo : fileURLToPath(new URL('../kernels/', import.meta.url));
+}
+
+export const KERNELS_DIR = kernelsDir();
 const sources = new Map<string, string>();
 
 /** Lets bundlers (browser builds) provide sources without a file system. */
