@@ -53,7 +53,16 @@ function launch(): void {
   const filter = dawnNoiseFilter((s) => process.stderr.write(s));
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => filter.write(s));
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  // A terminal's Ctrl-C can arrive twice (directly, and relayed by a wrapper such as pnpm or tsx in the
+  // same process group): forward one per half second, so only a deliberate second Ctrl-C forces exit.
+  let last = 0;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (Date.now() - last < 500) return;
+      last = Date.now();
+      child.kill(sig);
+    });
+  }
   child.on('close', (code, signal) => {
     filter.end();
     process.exitCode = code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 130 : 1);
