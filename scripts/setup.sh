@@ -2,7 +2,8 @@
 # Fresh-machine setup (Debian bookworm, run as root, idempotent):
 #  1. a Vulkan driver Dawn accepts (Mesa >= 25 lavapipe from bookworm-backports when no GPU driver is present);
 #  2. pnpm (pinned through package.json's packageManager) and the workspace install;
-#  3. build all packages.
+#  3. build all packages;
+#  4. Debian packages the tests run against (redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,7 +69,20 @@ install_node_deps() {
   pnpm install --frozen-lockfile --reporter=silent
 }
 
+# Debian packages the tests use as real peers: redis-server (the BullMQ queue tests start their own on a
+# loopback port; nothing is started here).
+install_test_peers() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  [ ${#missing[@]} -eq 0 ] && return
+  if ! command -v apt-get >/dev/null; then log "no apt-get: install ${missing[*]} yourself"; return; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  log "installed ${missing[*]}"
+}
+
 install_vulkan
+install_test_peers
 install_node_deps
 pnpm -s build
 log "done"

@@ -1,6 +1,7 @@
 // The parameters an image was made with, stored in its PNG as text chunks (keyword `dalle2-ts`, JSON;
 // `Description`: the prompt; `Software`) and read back by `dalle2 info`, so any image can be remade.
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 import type { ModelLoadConfig } from './config/index.js';
 import { readPngText, withPngText } from './image/pngText.js';
 import type { SamplingPlan } from './plan.js';
@@ -25,17 +26,27 @@ export interface GenerationParameters {
   software: string;
 }
 
-/** A short, stable digest of a load config (what is loaded, not where the JSON lies). */
+/**
+ * A short, stable digest of a load config: what is loaded, not where it lies, so the same config on
+ * two machines (files in other folders, other cache dirs) has the same digest. Local file paths count
+ * by their file name; URLs in full.
+ */
 export function configDigest(config: ModelLoadConfig): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
 }
 
-function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+const PATH_KEYS = new Set(['path', 'checksum_file_path']);
+const IGNORED_KEYS = new Set(['cache_dir', 'origin']);
+
+function canonicalJson(v: unknown, key?: string): string {
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([k, x]) => x !== undefined && !IGNORED_KEYS.has(k))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x, k)}`).join(',')}}`;
   }
+  if (typeof v === 'string' && key && PATH_KEYS.has(key) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return JSON.stringify(basename(v));
   return JSON.stringify(v) ?? 'null';
 }
 

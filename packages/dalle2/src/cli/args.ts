@@ -16,7 +16,7 @@ export class UsageError extends Error {
   }
 }
 
-export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'info', 'help', 'version'] as const;
+export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'info', 'worker', 'help', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -42,6 +42,9 @@ export interface CliOptions {
   prompts: string[];
   texts: string[];
   truncate: boolean;
+  /** redis:// URL of a BullMQ queue (dream: send jobs; worker: take them). */
+  queue?: string;
+  concurrency?: number;
   verbose: boolean;
   quiet: boolean;
   tune: boolean;
@@ -169,7 +172,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const [cmd, ...rest] = all;
   if (cmd !== undefined && !(COMMANDS as readonly string[]).includes(cmd)) {
     const near = closest(cmd, COMMANDS);
-    throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''}`, 'commands: dream, variation, inpaint, test, info, help, version');
+    throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''}`, `commands: ${COMMANDS.join(', ')}`);
   }
   if (raw.get('help') || cmd === undefined || cmd === 'help') {
     const about = cmd === 'help' ? rest[0] : cmd;
@@ -201,6 +204,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
     prompts: m('prompt'),
     texts: m('text'),
     truncate: b('truncate'),
+    queue: s('queue'),
+    concurrency: int('concurrency', s('concurrency'), 1),
     verbose: b('verbose'),
     quiet: b('quiet'),
     tune: b('tune'),

@@ -1,5 +1,5 @@
 // The CLI's options (one table: parsing and help both read it) and its help texts.
-export type Command = 'dream' | 'variation' | 'inpaint' | 'test' | 'info' | 'help' | 'version';
+export type Command = 'dream' | 'variation' | 'inpaint' | 'test' | 'info' | 'worker' | 'help' | 'version';
 
 export interface OptionSpec {
   name: string;
@@ -14,7 +14,7 @@ export interface OptionSpec {
 }
 
 const SAMPLING: Command[] = ['dream', 'variation', 'inpaint'];
-const MODEL: Command[] = ['dream', 'variation', 'inpaint', 'test'];
+const MODEL: Command[] = ['dream', 'variation', 'inpaint', 'test', 'worker'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'model-config', kind: 'value', arg: '<path>', commands: MODEL, help: 'dalle2-laion ModelLoadConfig JSON (default: the bundled demo model)' },
@@ -39,6 +39,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'decoder-batch-size', kind: 'value', arg: '<n>', commands: SAMPLING, help: 'most images per decoder batch (default 10)' },
   { name: 'truncate', kind: 'flag', commands: ['dream', 'variation', 'inpaint'], help: 'cut prompts over 256 tokens to their first 256 (default: refuse them)' },
   { name: 'tune', kind: 'flag', commands: SAMPLING, help: 'afterwards, measure kernel choices for this run\'s shapes and save them for this GPU' },
+  { name: 'queue', kind: 'value', arg: '<redis://host:port[/db]>', commands: ['dream', 'worker'], help: 'BullMQ queue on Redis: dream sends its images to the workers (resumable); worker takes jobs from it' },
+  { name: 'concurrency', kind: 'value', arg: '<n>', commands: ['worker'], help: 'jobs this worker runs at once (default 1)' },
   { name: 'verbose', short: 'v', kind: 'flag', commands: 'all', help: 'print what each stage does' },
   { name: 'quiet', short: 'q', kind: 'flag', commands: 'all', help: 'no progress bar or summary lines' },
   { name: 'help', short: 'h', kind: 'flag', commands: 'all', help: 'help for the command' },
@@ -58,6 +60,11 @@ const SYNOPSIS: Record<Command, { usage: string; about: string; notes?: string }
     notes: 'Image and mask are center-cropped to squares; mask pixels with red >= 128 keep the original.',
   },
   test: { usage: 'dalle2 test [--model-config F]', about: 'load the model and report what was loaded' },
+  worker: {
+    usage: 'dalle2 worker --queue redis://host:port[/db] [--model-config F] [--concurrency 1]',
+    about: 'run jobs from a Redis queue on this machine (one per GPU); Ctrl-C hands running jobs back',
+    notes: 'Every worker and every submitter must use the same model config (checked by digest).',
+  },
   info: { usage: 'dalle2 info <png> [...]', about: 'print the parameters stored in a generated PNG and the command that remakes it' },
   help: { usage: 'dalle2 help [command]', about: 'this text, or a command\'s options' },
   version: { usage: 'dalle2 --version', about: 'print the version' },

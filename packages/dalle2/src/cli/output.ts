@@ -88,6 +88,11 @@ export class ProgressLine {
     this.draw(`${label.padEnd(22)} ${bar(p.step + 1, p.steps)} ${p.step + 1}/${p.steps}`, false);
   }
 
+  /** Draws any one-line status (e.g. a queue's overall progress). */
+  show(text: string): void {
+    this.draw(text, false);
+  }
+
   private draw(text: string, force: boolean): void {
     if (!this.enabled && !force) return;
     const width = Math.max(20, ((this.stream as { columns?: number }).columns ?? 80) - 1);
@@ -102,7 +107,7 @@ export class ProgressLine {
   }
 }
 
-function bar(done: number, total: number, width = 24): string {
+export function bar(done: number, total: number, width = 24): string {
   const fill = Math.round((done / Math.max(1, total)) * width);
   return `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}]`;
 }

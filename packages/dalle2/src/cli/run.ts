@@ -10,6 +10,7 @@ import { UsageError, helpText, parseCli, type CliOptions } from './args.js';
 import { cliError } from './checks.js';
 import { VERSION } from './help.js';
 import { ProgressLine } from './output.js';
+import { worker } from './queueCommands.js';
 import { dream, inpaint, variation, type Ctx } from './sampling.js';
 
 export interface CliIo {
@@ -63,6 +64,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
         return await test(ctx);
       case 'info':
         return await info(ctx);
+      case 'worker':
+        return await worker(ctx);
     }
   } catch (e0) {
     const e = cliError(e0) as Error;

@@ -12,6 +12,7 @@ import { BasicInpainting, ImageVariation, type DecodedImage } from '../scripts/i
 import { UsageError, type CliOptions } from './args.js';
 import { checkAgainstConfig, checkOutputDir, planRequest, writeFileAtomic } from './checks.js';
 import { FileNamer, promptFileStem, readPromptFile, type ProgressLine } from './output.js';
+import { dreamOverQueue } from './queueCommands.js';
 import type { CliIo } from './run.js';
 
 export interface Ctx {
@@ -87,6 +88,7 @@ export async function dream(ctx: Ctx): Promise<number> {
   if (o.promptFile) prompts.push(...(await readPromptFile(resolve(ctx.io.cwd, o.promptFile))));
   if (prompts.length === 0) throw new UsageError('dream needs at least one prompt (arguments, --prompt or --prompt-file)');
   const dir = outputDir(ctx, './output/basic/');
+  if (o.queue) return dreamOverQueue(ctx, prompts, dir);
   await checkOutputDir(dir);
   await checkAgainstConfig(ctx.modelConfig, o, prompts);
   const manager = await loadWithAdapterLine(ctx);

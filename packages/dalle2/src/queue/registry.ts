@@ -1,0 +1,93 @@
+// Live workers of a queue and the model each runs (a Redis hash refreshed by heartbeats), so workers
+// and submitters refuse to mix models: every process compares configDigest()s before taking or
+// sending work. Also the small Redis reads the queue layer needs (cancel keys).
+import { Queue } from 'bullmq';
+import type { RedisConnection } from './redisUrl.js';
+
+const HEARTBEAT_MS = 5000;
+/** A worker not seen for this long is gone (killed, or lost its connection). */
+const LIVE_MS = 20_000;
+
+export interface LiveWorker {
+  id: string;
+  digest: string;
+  seen: number;
+}
+
+export class ModelMismatchError extends Error {
+  override name = 'ModelMismatchError';
+}
+
+export class WorkerRegistry {
+  private readonly queue: Queue;
+  private readonly key: string;
+  private beat: NodeJS.Timeout | undefined;
+
+  constructor(
+    connection: RedisConnection,
+    prefix: string,
+    private readonly queueName: string,
+  ) {
+    this.queue = new Queue(queueName, { connection, prefix });
+    this.key = `${prefix}:${queueName}:dalle2-workers`;
+  }
+
+  async live(): Promise<LiveWorker[]> {
+    const client = await this.queue.client;
+    const all = await client.hgetall(this.key);
+    const now = Date.now();
+    const out: LiveWorker[] = [];
+    for (const [id, v] of Object.entries(all)) {
+      try {
+        const w = JSON.parse(v) as { digest: string; seen: number };
+        if (now - w.seen < LIVE_MS) out.push({ id, digest: w.digest, seen: w.seen });
+      } catch {
+        // a foreign entry: not one of ours
+      }
+    }
+    return out;
+  }
+
+  /** Throws ModelMismatchError when a live worker runs another model; returns the live workers. */
+  async check(digest: string, who: string): Promise<LiveWorker[]> {
+    const live = await this.live();
+    const other = live.find((w) => w.digest !== digest);
+    if (other) {
+      throw new ModelMismatchError(
+        `queue "${this.queueName}": worker ${other.id} runs model config digest ${other.digest}, but ${who} has ${digest}; run the same model config everywhere`,
+      );
+    }
+    return live;
+  }
+
+  /** Joins as a worker (after the model check) and keeps a heartbeat until leave(). */
+  async join(id: string, digest: string): Promise<void> {
+    await this.check(digest, `this worker (${id})`);
+    const client = await this.queue.client;
+    const beat = () => client.hset(this.key, { [id]: JSON.stringify({ digest, seen: Date.now() }) });
+    await beat();
+    this.beat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
+    this.beat.unref();
+  }
+
+  async leave(id: string): Promise<void> {
+    if (this.beat) clearInterval(this.beat);
+    const client = await this.queue.client;
+    await client.hdel(this.key, id);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const client = await this.queue.client;
+    return (await client.get(key)) !== null;
+  }
+
+  async setFlag(key: string, ttlSeconds: number): Promise<void> {
+    const client = await this.queue.client;
+    await client.set(key, '1', { EX: ttlSeconds });
+  }
+
+  async close(): Promise<void> {
+    if (this.beat) clearInterval(this.beat);
+    await this.queue.close();
+  }
+}
