@@ -1,5 +1,6 @@
 // Command-line parsing for `dalle2 <command>`: one table of options (with dalle2-laion's names as
 // aliases), per-command help, and one-line usage errors that name the flag and suggest a fix.
+import { closestWord } from '../util/suggest.js';
 import { OPTIONS, commandHelp, type OptionSpec } from './help.js';
 
 export { USAGE, commandHelp } from './help.js';
@@ -55,28 +56,8 @@ type Raw = Map<string, string | boolean | string[]>;
 /** `-1`, `.5`, `-2.5e3`, `1,-2`: values that start with a dash but are numbers, not flags. */
 const NUMERIC = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?(,-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)*$/i;
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = d[0];
-    d[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j];
-      d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return d[b.length];
-}
-
 function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const dist = levenshtein(word, c);
-    if (dist < bestD) [best, bestD] = [c, dist];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  return closestWord(word, candidates, Math.max(2, Math.floor(word.length / 3)));
 }
 
 function helpHint(command: CommandName | undefined): string {

@@ -3,6 +3,7 @@
 import type * as z from 'zod';
 import { allowedKeysAt } from './schema.js';
 import type { ConfigIssue } from './types.js';
+import { closestWord } from '../util/suggest.js';
 
 /** Thrown for an invalid config; `issues` lists every problem found (not just the first). */
 export class ConfigError extends Error {
@@ -68,27 +69,9 @@ function typeMessage(issue: z.core.$ZodIssueInvalidType, found: { value: unknown
   return `${phrase}, got ${describeValue(found.value)}`;
 }
 
-/** Edit distance, to suggest the intended key for a typo. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = row[j];
-      row[j] = next;
-    }
-  }
-  return row[b.length];
-}
-
 function unknownKeyMessage(key: string, allowed: readonly string[]): string {
-  const best = allowed
-    .map((k) => ({ k, d: distance(key, k) }))
-    .filter((c) => c.d <= Math.max(2, Math.floor(key.length / 4)))
-    .sort((x, y) => x.d - y.d)[0];
-  const hint = best ? ` (did you mean "${best.k}"?)` : '';
+  const best = closestWord(key, allowed, Math.max(2, Math.floor(key.length / 4)));
+  const hint = best ? ` (did you mean "${best}"?)` : '';
   const list = allowed.length ? `; allowed keys: ${allowed.join(', ')}` : '';
   return `unknown key${hint}${list}`;
 }
