@@ -4,6 +4,7 @@ export * from './config/index.js';
 export * from './files/index.js';
 export * as fidelity from './fidelity/index.js';
 export * from './checkpoint/index.js';
+export * from './pipelines/index.js';
 export * from './manager/index.js';
 export * from './scripts/index.js';
 export * from './image/index.js';

@@ -3,7 +3,7 @@
 // Which config a recording used, its inputs, guidance scales, resample count, sizes and draw counts
 // all come from the fixture files and the manifest; nothing about the fixture set is assumed here.
 import { Tensor, type Runtime } from '@dalle2/tensor';
-import { Decoder, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '@dalle2/models';
+import { Decoder, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '../pipelines/index.js';
 import { ReplayNoise, SCHEDULE_BUFFER_NAMES } from '@dalle2/sampler';
 import { decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type FixtureSet, type Suite, type SuiteContext, type Tolerance } from './check.js';

@@ -7,11 +7,8 @@
 // schedule coefficients, against upstream CPU float32). Integers (timesteps, top_index, draw counts)
 // must match exactly.
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
-import {
-  ClipModel, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig, parsePriorNetConfig,
-  repeatTokenRows, type DiffusionPriorConfig, type PriorNetConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond,
-  type PriorTextEncoder, type PriorTextInput, type Weights,
-} from '@dalle2/models';
+import { ClipModel, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parsePriorNetConfig, type PriorNetConfig, type Weights } from '@dalle2/models';
+import { DiffusionPrior, parseDiffusionPriorConfig, repeatTokenRows, type DiffusionPriorConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond, type PriorTextEncoder, type PriorTextInput } from '../pipelines/index.js';
 import { NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise } from '@dalle2/sampler';
 import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 

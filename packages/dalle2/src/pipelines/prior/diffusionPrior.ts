@@ -28,7 +28,7 @@ import {
   NoiseSchedule, extractRows, pMeanVariance, pSampleStep, ddimStep, ddimTimePairs, drawNoise,
   type RowCoef, type Timesteps, type NoiseSource,
 } from '@dalle2/sampler';
-import type { DiffusionPriorConfig } from './diffusionPriorConfig.js';
+import type { DiffusionPriorConfig } from './config.js';
 
 /** Inputs of the prior network's forward_with_cond_scale (DiffusionPriorNetwork's shape). */
 export interface PriorNetInputs {

@@ -5,8 +5,7 @@
 // accepted and ignored; options that change sampling in ways we do not implement are rejected.
 import { readFile } from 'node:fs/promises';
 import { BETA_SCHEDULES, type BetaScheduleKind } from '@dalle2/sampler';
-import { parseUnetConfig, castUnetConfig, decoderUnetCast, type UnetConfig } from '../unet/index.js';
-import { ConfigReader, isBool, isInt, isObject, joinPath } from '../configFields.js';
+import { ConfigReader, isBool, isInt, isObject, joinPath, parseUnetConfig, castUnetConfig, decoderUnetCast, type UnetConfig } from '@dalle2/models';
 
 /** Everything `Decoder.sample` needs, resolved per unet. */
 export interface DecoderConfig {

@@ -12,10 +12,11 @@ import { readFile } from 'node:fs/promises';
 import { Runtime, Tensor, SafetensorsFile, tidy, add, mulScalar } from '@dalle2/tensor';
 import { expectClose } from '@dalle2/tensor/testing';
 import { NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
+import { DiffusionPriorNetwork, parsePriorNetConfig } from '@dalle2/models';
 import {
-  DiffusionPrior, DiffusionPriorConfigError, DiffusionPriorNetwork, parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows,
-  topIndexPerRow, type DiffusionPriorConfig, type PriorNet, type PriorNetInputs, type PriorStepInfo, type PriorTextEncoder,
-} from '../src/prior/index.js';
+  DiffusionPrior, DiffusionPriorConfigError, parseDiffusionPriorConfig, repeatTokenRows, topIndexPerRow, type DiffusionPriorConfig,
+  type PriorNet, type PriorNetInputs, type PriorStepInfo, type PriorTextEncoder,
+} from '../src/pipelines/index.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 const fixture = (rel: string) => fileURLToPath(new URL(rel, FIXTURES));

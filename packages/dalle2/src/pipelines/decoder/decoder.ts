@@ -17,8 +17,7 @@ import {
   NoiseSchedule, SCHEDULE_BUFFER_NAMES, ddimStep, ddimTimePairs, drawNoise, inpaintMerge, pMeanVariance, pSampleStep, qSample,
   qSampleFromTo, splitLearnedVariance, type NoiseSource, type RowCoef, type ScheduleBufferName,
 } from '@dalle2/sampler';
-import { Unet } from '../unet/index.js';
-import { WeightError, type LoadOptions } from '../weights.js';
+import { Unet, WeightError, type LoadOptions } from '@dalle2/models';
 import { parseDecoderConfig, type DecoderConfig } from './config.js';
 
 /** Loads one unet on demand (e.g. from a checkpoint file), so unets not in use need not hold GPU memory. */
