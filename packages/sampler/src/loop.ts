@@ -70,13 +70,15 @@ export interface LoopHooks {
 
 /** One network evaluation, handed to `onStep`; the tensors live only during the call. */
 export interface LoopStepInfo {
-  /** Forward pass number (0-based; RePaint resamples count separately). */
+  /** Forward pass number within the loop (0-based; RePaint resamples count separately). */
   call: number;
+  /** Timestep fed to the network. */
   time: number;
+  /** Timestep the step moves to (DDIM time_next; DDPM time - 1, so -1 after the last step). */
   timeNext: number;
   /** RePaint resample index r (R-1 .. 0); 0 without resampling. */
   resample: number;
-  /** Network input (after hooks.merge). */
+  /** Network input x_t (after hooks.merge). */
   x: Tensor;
   /** Network output (variance channels included). */
   modelOutput: Tensor;

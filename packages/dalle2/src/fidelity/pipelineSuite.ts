@@ -15,7 +15,9 @@
 import { readFile } from 'node:fs/promises';
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import { ClipModel, ClipTokenizer, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parsePriorNetConfig, type Weights } from '@dalle2/models';
-import { DiffusionPrior, parseDiffusionPriorConfig, repeatTokenRows, type Decoder, type DecoderConfig, type DecoderUnetInfo } from '../pipelines/index.js';
+import {
+  DiffusionPrior, parseDiffusionPriorConfig, repeatTokenRows, type Decoder, type DecoderConfig, type DecoderUnetInfo,
+} from '../pipelines/index.js';
 import { ReplayNoise, type NoiseSource } from '@dalle2/sampler';
 import { chwToImage, decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';

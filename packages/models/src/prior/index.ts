@@ -1,6 +1,6 @@
 // DALLE2-pytorch 1.1.0 diffusion prior network (forward pass) over the checkpoint's `net.*` weights.
 // The DiffusionPrior sampling pipeline (loops, reranking) is @dalle2/dalle2's.
-export { DiffusionPriorNetwork, type PriorForwardInputs, type PriorCondScaleInputs } from './network.js';
+export { DiffusionPriorNetwork, type PriorForwardInputs } from './network.js';
 export {
   parsePriorNetConfig, parsePriorNetSection, loadPriorNetConfig, priorConfigReader, PriorConfigError, type PriorNetConfig,
 } from './config.js';
