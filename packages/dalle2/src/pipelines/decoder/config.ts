@@ -105,6 +105,14 @@ function readImageSizes(f: ConfigFields, n: number): number[] {
   return sizes;
 }
 
+/** beta_schedule: one per unet; None = ('cosine', ..., 'linear' for the last of several unets). */
+function readBetaSchedules(f: ConfigFields, n: number): BetaScheduleKind[] {
+  const isKind = (v: unknown): v is BetaScheduleKind => typeof v === 'string' && (BETA_SCHEDULES as readonly string[]).includes(v);
+  return f.has('beta_schedule')
+    ? f.tuple('beta_schedule', n, isKind, `one of ${BETA_SCHEDULES.join(' | ')}`, { def: undefined, per: 'unet', nullIsAbsent: true })
+    : Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'));
+}
+
 /** learned_variance: pad_tuple_to_length(cast_tuple(lv), n, False) (default True = first unet only). */
 function readLearnedVariance(f: ConfigFields, n: number): boolean[] {
   const lv = f.obj.learned_variance ?? true;
@@ -146,11 +154,7 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
     if (s !== null && s > timesteps) f.fail('sample_timesteps', `unet ${i + 1}: ${s} sampling steps exceed the ${timesteps} training timesteps`);
   });
 
-  // beta_schedule: None = ('cosine', ..., 'linear' for the last of several unets)
-  const isKind = (v: unknown): v is BetaScheduleKind => typeof v === 'string' && (BETA_SCHEDULES as readonly string[]).includes(v);
-  const betaSchedules = f.has('beta_schedule')
-    ? perUnet('beta_schedule', isKind, `one of ${BETA_SCHEDULES.join(' | ')}`)
-    : Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'));
+  const betaSchedules = readBetaSchedules(f, n);
 
   const learnedVariance = readLearnedVariance(f, n);
 
