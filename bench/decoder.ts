@@ -1,10 +1,10 @@
 // The `decoder` suite: decoder Unet ms per forward (batch 2) and per DDIM sampling step (batch 1 with
 // classifier-free guidance, i.e. one batch-2 forward plus the step math), f32 and f16 weights, with
 // peak GPU memory, for the fixture decoder's unets (shared/fixtures/decoder) and a random-initialised
-// unet shaped like LAION's released decoder v1.0.2. The step is composed here from Unet and
-// @dalle2/sampler's ddimStep as Decoder.loopStep does it, so this suite does not depend on the Decoder
-// class's API. The LAION-sized unet takes tens of seconds per forward on a software adapter: its
-// forward is warmed once (the first run, shader compilation included, is in the row's note) and timed,
+// unet shaped like LAION's released decoder v1.0.2. The step is composed here from Unet, the decoder
+// pipeline's unetForwardWithCondScale and @dalle2/sampler's ddimStep as Decoder.loopStep does it, so
+// this suite does not depend on the Decoder class's API. The LAION-sized unet takes tens of seconds
+// per forward on a software adapter: its forward is warmed once (the first run, shader compilation included, is in the row's note) and timed,
 // its step is derived as that forward plus the separately measured step math (the guided step is one
 // batch-2 forward), and the 50-step sample as 50 steps (all marked `~`).
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import {
   Unet, castUnetConfig, decoderUnetCast, parseDecoderUnetConfigs, parseUnetConfig, type UnetConfig, type UnetForwardArgs,
 } from '@dalle2/models';
+import { unetForwardWithCondScale } from '@dalle2/dalle2';
 import {
   BETA_SCHEDULES, NoiseSchedule, SeededNoise, ddimStep, ddimTimePairs, drawNoise, splitLearnedVariance, type BetaScheduleKind,
 } from '@dalle2/sampler';
@@ -131,7 +132,7 @@ async function benchUnet(bench: ModelBench, m: UnetModel, dtype: DType, expectFo
       await bench.run({
         ...ids.step,
         once: async () => {
-          const raw = unet.forwardWithCondScale(step, COND_SCALE);
+          const raw = unetForwardWithCondScale(unet, step, COND_SCALE);
           const next = ddimUpdate(m, step, raw, timeNext, noise);
           await rt.sync();
           raw.dispose();

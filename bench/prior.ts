@@ -5,9 +5,8 @@
 // many steps as fit the case budget (the same work per step) and scales it to 64 (marked `~`).
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import {
-  DiffusionPrior, DiffusionPriorNetwork, parseDiffusionPriorConfig, parseDiffusionPriorSection, parsePriorNetConfig, parsePriorNetSection,
-} from '@dalle2/models';
+import { DiffusionPrior, parseDiffusionPriorConfig, parseDiffusionPriorSection } from '@dalle2/dalle2';
+import { DiffusionPriorNetwork, parsePriorNetConfig, parsePriorNetSection } from '@dalle2/models';
 import { SeededNoise } from '@dalle2/sampler';
 import type { BenchOptions } from './harness.js';
 import { Runtime, Tensor } from '@dalle2/tensor';

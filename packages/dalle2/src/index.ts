@@ -1,9 +1,10 @@
-// @dalle2/dalle2: what users touch (config, files, checkpoints, model manager, scripts, CLI) and the
-// fidelity runner.
+// @dalle2/dalle2: the DALLE2 pipelines (prior, decoder cascade) and what users touch (config, files,
+// checkpoints, model manager, scripts, CLI), plus the fidelity runner.
 export * from './config/index.js';
 export * from './files/index.js';
 export * as fidelity from './fidelity/index.js';
 export * from './checkpoint/index.js';
+export * from './pipelines/index.js';
 export * from './manager/index.js';
 export * from './scripts/index.js';
 export * from './image/index.js';

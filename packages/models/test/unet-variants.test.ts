@@ -98,21 +98,26 @@ describe('Unet variants on synthetic weights', () => {
 
     const a = randomInputs(c, 2, 7);
     const scale = 3;
-    const guided = unet.forwardWithCondScale(a, scale);
     const cond = unet.forward(a);
     const nul = unet.forward({ ...a, imageCondDrop: true, textCondDrop: true });
+    // per-row drops (what guidance batches): conditional rows then null rows in one pass
+    const both = unet.forward({
+      x: concat([a.x, a.x], 0), timesteps: [...a.timesteps, ...a.timesteps], imageEmbed: concat([a.imageEmbed!, a.imageEmbed!], 0),
+      textEncodings: concat([a.textEncodings!, a.textEncodings!], 0), imageCondDrop: [false, false, true, true], textCondDrop: [false, false, true, true],
+    });
+    const guided = add(sliceAxis(both, 0, 2, 4), mulScalar(sub(sliceAxis(both, 0, 0, 2), sliceAxis(both, 0, 2, 4)), scale));
     const want = add(nul, mulScalar(sub(cond, nul), scale));
     const got = await guided.toFloat32();
     expect(got.every(Number.isFinite)).toBe(true);
     expect(guided.shape).toEqual([2, c.channelsOut, a.x.shape[2], a.x.shape[3]]);
-    expectClose(got, await want.toFloat32(), TOL, 'batched CFG vs two passes');
+    expectClose(got, await want.toFloat32(), TOL, 'batched cond/null rows vs two passes');
     // Each row is computed independently of the rest of the batch.
     const row1 = unet.forward({
       ...a, x: sliceAxis(a.x, 0, 1, 2), timesteps: [a.timesteps[1]], imageEmbed: sliceAxis(a.imageEmbed!, 0, 1, 2),
       textEncodings: sliceAxis(a.textEncodings!, 0, 1, 2),
     });
     expectClose(await row1.toFloat32(), await sliceAxis(cond, 0, 1, 2).toFloat32(), TOL, 'row 1 alone vs in batch');
-    for (const t of [guided, cond, nul, want, row1, a.x, a.imageEmbed, a.textEncodings]) t?.dispose();
+    for (const t of [both, guided, cond, nul, want, row1, a.x, a.imageEmbed, a.textEncodings]) t?.dispose();
     weights.dispose();
   });
 

@@ -5,7 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
-import { Tensor, SafetensorsFile, type Runtime } from '@dalle2/tensor';
+import { Tensor, SafetensorsFile, add, concat, mulScalar, sliceAxis, sub, type Runtime } from '@dalle2/tensor';
 import { testRuntime, expectClose } from '@dalle2/tensor/testing';
 import { Weights } from '../src/weights.js';
 import {
@@ -188,24 +188,41 @@ describe('Unet forward vs upstream 1.1.0', () => {
     release(a);
   });
 
-  it('base unet: forwardWithCondScale (cond and null passes batched)', async () => {
+  /** Conditional and null rows in one batched pass (per-row drops), then null + (cond - null) * s: what guidance asks of the unet. */
+  function guided(unet: Unet, a: UnetForwardArgs, s: number): Tensor {
+    const B = a.x.shape[0];
+    const twice = (t?: Tensor) => (t ? concat([t, t], 0) : undefined);
+    const drop = [...Array<boolean>(B).fill(false), ...Array<boolean>(B).fill(true)];
+    const both = unet.forward({
+      x: twice(a.x)!, timesteps: [...a.timesteps, ...a.timesteps], imageEmbed: twice(a.imageEmbed), textEncodings: twice(a.textEncodings),
+      lowresCondImg: twice(a.lowresCondImg), imageCondDrop: drop, textCondDrop: drop,
+    });
+    const cond = sliceAxis(both, 0, 0, B);
+    const nul = sliceAxis(both, 0, B, 2 * B);
+    const out = add(nul, mulScalar(sub(cond, nul), s));
+    both.dispose();
+    return out;
+  }
+
+  it('base unet: per-row cond drops batch the conditional and null passes (guided output)', async () => {
     expect(condScale).toBeGreaterThan(1);
     const a = inputs(0);
-    await expectTensor(unets[0].forwardWithCondScale(a, condScale), 'unet0.out_cond_scale');
+    await expectTensor(guided(unets[0], a, condScale), 'unet0.out_cond_scale');
+    expect(() => unets[0].forward({ ...a, imageCondDrop: [true] })).toThrow(/imageCondDrop has 1 flags for batch 2/);
     release(a);
   });
 
-  it('upsampler: forward and forwardWithCondScale (low-res conditioning, no image/text conditioning)', async () => {
+  it('upsampler: forward and the guided batch (low-res conditioning, no image/text conditioning)', async () => {
     const a = inputs(1);
     await expectTensor(unets[1].forward(a), 'unet1.out');
-    await expectTensor(unets[1].forwardWithCondScale(a, condScale), 'unet1.out_cond_scale');
+    await expectTensor(guided(unets[1], a, condScale), 'unet1.out_cond_scale');
     release(a);
   });
 
   it('holds no GPU memory once the output is disposed', async () => {
     const a = inputs(0);
     const before = rt.memory().inUse;
-    const out = unets[0].forwardWithCondScale(a, condScale);
+    const out = unets[0].forward({ ...a, imageCondDrop: [false, true], textCondDrop: [true, false] });
     await out.read();
     out.dispose();
     expect(rt.memory().inUse).toBe(before);

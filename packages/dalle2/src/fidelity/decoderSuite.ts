@@ -3,7 +3,7 @@
 // Which config a recording used, its inputs, guidance scales, resample count, sizes and draw counts
 // all come from the fixture files and the manifest; nothing about the fixture set is assumed here.
 import { Tensor, type Runtime } from '@dalle2/tensor';
-import { Decoder, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '@dalle2/models';
+import { Decoder, unetForwardWithCondScale, parseDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '../pipelines/index.js';
 import { ReplayNoise, SCHEDULE_BUFFER_NAMES } from '@dalle2/sampler';
 import { decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type FixtureSet, type Suite, type SuiteContext, type Tolerance } from './check.js';
@@ -155,7 +155,7 @@ async function unetForwardChecks(ctx: SuiteContext, decs: Decoders): Promise<Che
     try {
       await check('out', () => unet.forward(args));
       await check('out_null', () => unet.forward({ ...args, imageCondDrop: true, textCondDrop: true }));
-      await check('out_cond_scale', () => unet.forwardWithCondScale(args, condScaleIn(entry, `${p}out_cond_scale`)));
+      await check('out_cond_scale', () => unetForwardWithCondScale(unet, args, condScaleIn(entry, `${p}out_cond_scale`)));
       const short = await opt('text_encodings_short');
       if (short) {
         await check('out_short_text', () => unet.forward({ ...args, textEncodings: short }));
@@ -302,7 +302,7 @@ async function teacherForced(
       const t = await fx.i32(rel, key(k, 't'));
       const owned = [x, rec];
       try {
-        const out = unet.forwardWithCondScale({ x, timesteps: t, imageEmbed: cond.imageEmbed, textEncodings: cond.textEncodings, lowresCondImg: lowres }, cond.condScale);
+        const out = unetForwardWithCondScale(unet, { x, timesteps: t, imageEmbed: cond.imageEmbed, textEncodings: cond.textEncodings, lowresCondImg: lowres }, cond.condScale);
         owned.push(out);
         outAcc.add(await out.toFloat32(), await fx.f32(rel, key(k, 'out')));
         const drew = !ddim || call.timeNext > 0;

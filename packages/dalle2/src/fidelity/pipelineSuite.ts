@@ -14,10 +14,10 @@
 // those of our own prior embedding); uint8/PNG +-1 LSB ((x * 255).byte() truncation near integers).
 import { readFile } from 'node:fs/promises';
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
+import { ClipModel, ClipTokenizer, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parsePriorNetConfig, type Weights } from '@dalle2/models';
 import {
-  ClipModel, ClipTokenizer, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig,
-  parsePriorNetConfig, repeatTokenRows, type Decoder, type DecoderConfig, type DecoderUnetInfo, type Weights,
-} from '@dalle2/models';
+  DiffusionPrior, parseDiffusionPriorConfig, repeatTokenRows, type Decoder, type DecoderConfig, type DecoderUnetInfo,
+} from '../pipelines/index.js';
 import { ReplayNoise, type NoiseSource } from '@dalle2/sampler';
 import { chwToImage, decodeImage } from '../image/index.js';
 import { compare, guarded, EXACT, TOL, IMAGE_TOL, LSB, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';

@@ -8,10 +8,12 @@
 // must match exactly.
 import { Tensor, type SafetensorsFile } from '@dalle2/tensor';
 import {
-  ClipModel, DiffusionPrior, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parseDiffusionPriorConfig, parsePriorNetConfig,
-  repeatTokenRows, type DiffusionPriorConfig, type PriorNetConfig, type PriorSampleResult, type PriorStepInfo, type PriorTextCond,
-  type PriorTextEncoder, type PriorTextInput, type Weights,
+  ClipModel, DiffusionPriorNetwork, OpenAIClipAdapter, loadClipWeights, parsePriorNetConfig, type PriorNetConfig, type Weights,
 } from '@dalle2/models';
+import {
+  DiffusionPrior, priorForwardWithCondScale, parseDiffusionPriorConfig, repeatTokenRows, type DiffusionPriorConfig, type PriorSampleResult,
+  type PriorStepInfo, type PriorTextCond, type PriorTextEncoder, type PriorTextInput,
+} from '../pipelines/index.js';
 import { NoiseSchedule, ReplayNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, drawNoise } from '@dalle2/sampler';
 import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext, type Tolerance } from './check.js';
 
@@ -140,7 +142,7 @@ async function forwardChecks(st: State, rel: string): Promise<CheckResult[]> {
     out: async () => net.forward(base),
     out_cond_scale: async () => {
       if (typeof m.cond_scale_probe !== 'number') throw new Error(`${rel}: manifest gives no cond_scale_probe`);
-      return net.forwardWithCondScale({ ...base, condScale: m.cond_scale_probe });
+      return priorForwardWithCondScale(net, base, m.cond_scale_probe);
     },
     out_cond_drop_1: async () => net.forward({ ...base, condDropProb: 1 }),
     out_short: async () => {

@@ -5,7 +5,8 @@
 // from the configs in float64; checkpoint `noise_schedulers.*` buffers are ignored (wrong in fp16
 // files). Each unet keeps a loader, so its GPU memory can be released and it comes back on next use.
 import type { Runtime } from '@dalle2/tensor';
-import { Decoder, Unet, Weights, parseDecoderConfig, type DecoderConfig, type UnetConfig } from '@dalle2/models';
+import { Unet, Weights, type UnetConfig } from '@dalle2/models';
+import { Decoder, parseDecoderConfig, type DecoderConfig } from '../pipelines/index.js';
 import type { DecoderLoadConfig, SingleDecoderLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
 import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';

@@ -3,7 +3,7 @@
 // files on next use), and reports what it holds.
 import { dirname, resolve } from 'node:path';
 import { Runtime } from '@dalle2/tensor';
-import { DiffusionPrior } from '@dalle2/models';
+import { DiffusionPrior } from '../pipelines/index.js';
 import { loadModelLoadConfig, type ModelLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
 import { openCheckpoint, type CheckpointFile } from './checkpointFile.js';

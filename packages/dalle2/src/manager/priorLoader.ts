@@ -5,9 +5,8 @@
 // CLIP loader (LAION's prior holds its CLIP), never an error.
 import { readFile } from 'node:fs/promises';
 import type { Runtime } from '@dalle2/tensor';
-import {
-  DiffusionPriorNetwork, Weights, parseDiffusionPriorConfig, parsePriorNetSection, type DiffusionPriorConfig, type PriorNetConfig,
-} from '@dalle2/models';
+import { DiffusionPriorNetwork, Weights, parsePriorNetSection, type PriorNetConfig } from '@dalle2/models';
+import { parseDiffusionPriorConfig, type DiffusionPriorConfig } from '../pipelines/index.js';
 import { NoiseSchedule } from '@dalle2/sampler';
 import type { PriorLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';

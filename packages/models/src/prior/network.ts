@@ -30,11 +30,6 @@ export interface PriorForwardInputs {
   condDropProb?: number;
 }
 
-export interface PriorCondScaleInputs extends PriorForwardInputs {
-  /** Classifier-free guidance scale; a no-op in 1.1.0 (see DiffusionPriorNetwork.condScaleIsNoop). */
-  condScale?: number;
-}
-
 interface NetWeights {
   learnedQuery: Tensor;
   nullTextEmbed: Tensor;
@@ -60,8 +55,12 @@ function netWeights(w: WeightScope, c: PriorNetConfig): NetWeights {
 }
 
 export class DiffusionPriorNetwork {
-  /** In 1.1.0 classifier-free guidance does nothing: forwardWithCondScale equals forward for every scale. */
-  static readonly condScaleIsNoop = true;
+  /**
+   * In 1.1.0 classifier-free guidance does nothing: the cond-drop mask never reaches the transformer, so
+   * the null pass equals the conditional one and forward_with_cond_scale equals forward for every scale.
+   * Pipelines read this and skip guidance (warning once when a scale other than 1 is asked for).
+   */
+  readonly condScaleIsNoop = true;
   readonly rt: Runtime;
   /** Dtype of the weights; inputs of another float dtype are cast to it. */
   readonly dtype: DType;
@@ -114,17 +113,6 @@ export class DiffusionPriorNetwork {
       const last = sliceAxis(h, 1, n - 1, n).reshape([B, this.config.dim]);
       return causalTransformerHead(this.p.transformer, last); // norm and projection are per token
     });
-  }
-
-  /**
-   * forward_with_cond_scale. Faithful to 1.1.0 it equals forward for any condScale: the null pass
-   * (cond_drop_prob = 1) gives the same logits, so null + (logits - null) * s = logits. Check
-   * `DiffusionPriorNetwork.condScaleIsNoop` to warn callers once.
-   */
-  forwardWithCondScale(inputs: PriorCondScaleInputs): Tensor {
-    const s = inputs.condScale ?? 1;
-    if (!Number.isFinite(s)) throw new Error(`DiffusionPriorNetwork.forwardWithCondScale: condScale ${s} must be finite`);
-    return this.forward(inputs);
   }
 
   /** Frees cached per-length tables (and the weights when loaded by fromSafetensors). */

@@ -1,7 +1,7 @@
 // DALLE2-pytorch 1.1.0 `Unet` forward pass (base decoder unet and low-res-conditioned upsamplers) over
 // the checkpoint's `unets.N.*` weights, loaded strictly (every key under the unet's scope is used).
 import {
-  Tensor, add, cast, concat, layerNorm, linear, mul, mulScalar, nonzeroRows, pad, silu, sliceAxis, sub, tidy,
+  Tensor, add, cast, concat, layerNorm, linear, mul, mulScalar, nonzeroRows, pad, silu, sliceAxis, tidy,
   where, shapeStr, type DType, type Runtime,
 } from '@dalle2/tensor';
 import { Weights, WeightError, type WeightScope, type LoadOptions } from '../weights.js';
@@ -20,10 +20,10 @@ export interface UnetForwardArgs {
   textEncodings?: Tensor;
   /** Low-res conditioning image [B, channels, H, W] (already resized, in [-1, 1]); required iff lowres_cond. */
   lowresCondImg?: Tensor;
-  /** Drop the image conditioning for every row (image_cond_drop_prob = 1). */
-  imageCondDrop?: boolean;
-  /** Drop the text conditioning for every row (text_cond_drop_prob = 1). */
-  textCondDrop?: boolean;
+  /** Drop the image conditioning for every row (image_cond_drop_prob = 1), or per row (true = dropped). */
+  imageCondDrop?: boolean | readonly boolean[];
+  /** Drop the text conditioning for every row (text_cond_drop_prob = 1), or per row (true = dropped). */
+  textCondDrop?: boolean | readonly boolean[];
 }
 
 /** Inputs of one pass, with per-row keep flags (so CFG can batch the conditional and null rows). */
@@ -45,6 +45,13 @@ interface Conditioning {
   c: Tensor;
   /** LayerNorm'd [time tokens, image tokens, text tokens] for the middle blocks. */
   midC: Tensor;
+}
+
+/** Per-row keep flags from a drop flag for every row or one per row. */
+function keepRows(drop: boolean | readonly boolean[] | undefined, B: number, what: string): boolean[] {
+  if (typeof drop !== 'object') return Array<boolean>(B).fill(!drop);
+  if (drop.length !== B) throw new Error(`Unet.forward: ${what} has ${drop.length} flags for batch ${B}`);
+  return drop.map((d) => !d);
 }
 
 export class Unet {
@@ -94,7 +101,11 @@ export class Unet {
     this.ownedWeights = undefined;
   }
 
-  /** Unet.forward: [B, channels_out, H, W] (noise prediction; plus variance channels with learned variance). */
+  /**
+   * Unet.forward: [B, channels_out, H, W] (noise prediction; plus variance channels with learned
+   * variance). Per-row cond drops let classifier-free guidance (@dalle2/sampler) batch the conditional
+   * and null rows into one pass.
+   */
   forward(args: UnetForwardArgs): Tensor {
     const B = this.checkArgs(args);
     return this.pass({
@@ -103,32 +114,8 @@ export class Unet {
       imageEmbed: args.imageEmbed,
       textEncodings: args.textEncodings,
       lowres: args.lowresCondImg,
-      imageKeep: Array<boolean>(B).fill(!args.imageCondDrop),
-      textKeep: Array<boolean>(B).fill(!args.textCondDrop),
-    });
-  }
-
-  /**
-   * Unet.forward_with_cond_scale: null + (cond - null) * condScale, the conditional and null passes
-   * batched into one forward (concatenated along the batch). condScale 1 is a plain forward.
-   */
-  forwardWithCondScale(args: UnetForwardArgs, condScale: number): Tensor {
-    if (condScale === 1) return this.forward(args);
-    const B = this.checkArgs(args);
-    return tidy(this.rt, () => {
-      const twice = (t?: Tensor) => (t ? concat([t, t], 0) : undefined);
-      const out = this.pass({
-        x: twice(args.x)!,
-        times: [...Array.from(args.timesteps), ...Array.from(args.timesteps)],
-        imageEmbed: twice(args.imageEmbed),
-        textEncodings: twice(args.textEncodings),
-        lowres: twice(args.lowresCondImg),
-        imageKeep: [...Array<boolean>(B).fill(!args.imageCondDrop), ...Array<boolean>(B).fill(false)],
-        textKeep: [...Array<boolean>(B).fill(!args.textCondDrop), ...Array<boolean>(B).fill(false)],
-      });
-      const cond = sliceAxis(out, 0, 0, B);
-      const nul = sliceAxis(out, 0, B, 2 * B);
-      return add(nul, mulScalar(sub(cond, nul), condScale));
+      imageKeep: keepRows(args.imageCondDrop, B, 'imageCondDrop'),
+      textKeep: keepRows(args.textCondDrop, B, 'textCondDrop'),
     });
   }
 

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { SafetensorsFile } from '@dalle2/tensor';
 import { SCHEDULE_BUFFER_NAMES } from '@dalle2/sampler';
-import { Decoder, parseDecoderConfig, loadDecoderConfig, type DecoderConfig } from '../src/decoder/index.js';
+import { Decoder, parseDecoderConfig, loadDecoderConfig, type DecoderConfig } from '../src/pipelines/index.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 const fixture = (rel: string) => fileURLToPath(new URL(rel, FIXTURES));

@@ -9,13 +9,14 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { readFile } from 'node:fs/promises';
-import { Runtime, Tensor, SafetensorsFile, tidy, add, mulScalar } from '@dalle2/tensor';
+import { Runtime, Tensor, SafetensorsFile, tidy, add, mul, mulScalar } from '@dalle2/tensor';
 import { expectClose } from '@dalle2/tensor/testing';
-import { NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
+import { NoiseSchedule, ReplayNoise, SeededNoise, ddimTimePairs, topIndexPerRow, type NoiseSource } from '@dalle2/sampler';
+import { DiffusionPriorNetwork, parsePriorNetConfig } from '@dalle2/models';
 import {
-  DiffusionPrior, DiffusionPriorConfigError, DiffusionPriorNetwork, parseDiffusionPriorConfig, parsePriorNetConfig, repeatTokenRows,
-  topIndexPerRow, type DiffusionPriorConfig, type PriorNet, type PriorNetInputs, type PriorStepInfo, type PriorTextEncoder,
-} from '../src/prior/index.js';
+  DiffusionPrior, DiffusionPriorConfigError, parseDiffusionPriorConfig, repeatTokenRows, type DiffusionPriorConfig, type PriorNet,
+  type PriorNetInputs, type PriorStepInfo, type PriorTextEncoder,
+} from '../src/pipelines/index.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 const fixture = (rel: string) => fileURLToPath(new URL(rel, FIXTURES));
@@ -29,18 +30,26 @@ afterAll(async () => {
   await rt?.destroy();
 });
 
-/** pred = 0.5 * x_t + text_embed: the text rows a step saw are recoverable from (x, pred). */
+/**
+ * pred = 0.5 * x_t + text_embed (0.5 * x_t on rows whose conditioning is dropped): the text rows a step
+ * saw are recoverable from (x, pred). It states whether guidance is a no-op for it, as the real net does.
+ */
 class MockNet implements PriorNet {
-  static readonly condScaleIsNoop = true;
-  readonly calls: { timesteps: number[]; batch: number; condScale?: number; encodings: boolean }[] = [];
+  readonly calls: { timesteps: number[]; batch: number; dropCond?: boolean[]; encodings: boolean }[] = [];
   constructor(
     readonly rt: Runtime,
     readonly config: { dim: number },
+    readonly condScaleIsNoop = true,
   ) {}
 
-  forwardWithCondScale(inp: PriorNetInputs): Tensor {
-    this.calls.push({ timesteps: Array.from(inp.timesteps), batch: inp.imageEmbed.shape[0], condScale: inp.condScale, encodings: !!inp.textEncodings });
-    return tidy(this.rt, () => add(mulScalar(inp.imageEmbed, 0.5), inp.textEmbed));
+  forward(inp: PriorNetInputs, dropCond?: readonly boolean[]): Tensor {
+    const B = inp.imageEmbed.shape[0];
+    this.calls.push({ timesteps: Array.from(inp.timesteps), batch: B, dropCond: dropCond && [...dropCond], encodings: !!inp.textEncodings });
+    const D = this.config.dim;
+    return tidy(this.rt, () => {
+      const keep = dropCond ? Tensor.from(this.rt, Float32Array.from({ length: B * D }, (_, i) => (dropCond[Math.floor(i / D)] ? 0 : 1)), [B, D]) : undefined;
+      return add(mulScalar(inp.imageEmbed, 0.5), keep ? mul(inp.textEmbed, keep) : inp.textEmbed);
+    });
   }
 }
 
@@ -226,17 +235,35 @@ describe('DiffusionPrior with a mock net', () => {
     const net = new MockNet(rt, { dim: D });
     const text = Tensor.from(rt, hostText(1, D, 4), [1, D]);
     const prior = new DiffusionPrior({ net, config: config(), warn: (m) => warnings.push(m) });
-    expect(prior.condScaleIsNoop).toBe(true); // from MockNet's static, as DiffusionPriorNetwork.condScaleIsNoop
+    expect(prior.condScaleIsNoop).toBe(true); // the net's own statement, as DiffusionPriorNetwork.condScaleIsNoop
     for (let i = 0; i < 2; i++) (await prior.sample({ textEmbed: text }, { numSamplesPerBatch: 1, condScale: 3, noise: new SeededNoise(i) })).dispose();
     (await prior.sample({ textEmbed: text }, { numSamplesPerBatch: 1, noise: new SeededNoise(5) })).dispose();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/condScale 3 has no effect/);
-    expect(net.calls.slice(0, 3).every((c) => c.condScale === 3)).toBe(true);
+    // guidance skipped: one plain forward per step, no null rows
+    expect(net.calls.every((c) => c.batch === 1 && c.dropCond === undefined)).toBe(true);
 
     const ddpm = new DiffusionPrior({ net, config: config({ timesteps: 4, sampleTimesteps: undefined }), warn: () => {} });
     await expect(ddpm.sample({ textEmbed: text }, { condScale: 2, noise: new SeededNoise(1) })).rejects.toThrow(/not trained with conditional dropout/);
     const ddpmDrop = new DiffusionPrior({ net, config: config({ timesteps: 4, sampleTimesteps: undefined, condDropProb: 0.1 }), warn: () => {} });
     (await ddpmDrop.sample({ textEmbed: text }, { condScale: 2, noise: new SeededNoise(1) })).dispose();
+    text.dispose();
+  });
+
+  it('a net whose guidance is not a no-op: one doubled batch per step, null + (cond - null) * s', async () => {
+    const D = 8;
+    const net = new MockNet(rt, { dim: D }, false);
+    const host = hostText(2, D, 6);
+    const text = Tensor.from(rt, host, [2, D]);
+    const warnings: string[] = [];
+    const prior = new DiffusionPrior({ net, config: config(), warn: (m) => warnings.push(m) });
+    const preds: { x: Float32Array; pred: Float32Array }[] = [];
+    const onStep = async (s: PriorStepInfo) => void preds.push({ x: await s.x.toFloat32(), pred: await s.pred.toFloat32() });
+    (await prior.sample({ textEmbed: text }, { numSamplesPerBatch: 1, condScale: 3, noise: new SeededNoise(2), onStep })).dispose();
+    expect(warnings).toHaveLength(0);
+    expect(net.calls.every((c) => c.batch === 4 && c.dropCond?.join() === 'false,false,true,true')).toBe(true);
+    // null = 0.5 x, cond = 0.5 x + text: guided = 0.5 x + 3 text
+    for (const { x, pred } of preds) expectClose(pred, Float64Array.from(x, (v, i) => 0.5 * v + 3 * host[i]), TOL, 'guided pred');
     text.dispose();
   });
 

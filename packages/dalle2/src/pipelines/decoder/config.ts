@@ -5,8 +5,9 @@
 // accepted and ignored; options that change sampling in ways we do not implement are rejected.
 import { readFile } from 'node:fs/promises';
 import { BETA_SCHEDULES, type BetaScheduleKind } from '@dalle2/sampler';
-import { parseUnetConfig, castUnetConfig, decoderUnetCast, type UnetConfig } from '../unet/index.js';
-import { ConfigReader, isBool, isInt, isObject, joinPath } from '../configFields.js';
+import {
+  ConfigReader, isBool, isInt, isObject, joinPath, parseUnetConfig, castUnetConfig, decoderUnetCast, type ConfigFields, type UnetConfig,
+} from '@dalle2/models';
 
 /** Everything `Decoder.sample` needs, resolved per unet. */
 export interface DecoderConfig {
@@ -80,6 +81,46 @@ function unsupportedValue(key: string, v: unknown): boolean {
   return v !== def;
 }
 
+/** Fails on a kwarg upstream's Decoder does not take, or an unsupported value of one we do not implement. */
+function rejectUnknownKeys(f: ConfigFields): void {
+  const dec = f.obj;
+  for (const key of Object.keys(dec)) {
+    if (Object.hasOwn(UNSUPPORTED, key)) {
+      if (unsupportedValue(key, dec[key])) f.fail(key, `unsupported value ${f.describe(dec[key])} (only ${JSON.stringify(UNSUPPORTED[key])} is implemented)`);
+      continue;
+    }
+    if (!KNOWN_KEYS.includes(key)) f.fail(key, 'unsupported option (not a DALLE2-pytorch 1.1.0 Decoder argument)');
+  }
+}
+
+/** image_size xor image_sizes; then sorted(set(image_sizes)), one per unet. */
+function readImageSizes(f: ConfigFields, n: number): number[] {
+  const hasSize = f.has('image_size');
+  const hasSizes = f.has('image_sizes');
+  if (hasSize === hasSizes) f.fail(hasSize ? 'image_sizes' : 'image_size', 'give exactly one of image_size and image_sizes');
+  const sizes = hasSize
+    ? [f.int('image_size')]
+    : [...new Set(f.list('image_sizes', (s): s is number => isInt(s, 1), 'a list of integers >= 1'))].sort((a, b) => a - b);
+  if (sizes.length !== n) f.fail(hasSize ? 'image_size' : 'image_sizes', `${sizes.length} distinct image size(s) ${JSON.stringify(sizes)} for ${n} unet(s)`);
+  return sizes;
+}
+
+/** beta_schedule: one per unet; None = ('cosine', ..., 'linear' for the last of several unets). */
+function readBetaSchedules(f: ConfigFields, n: number): BetaScheduleKind[] {
+  const isKind = (v: unknown): v is BetaScheduleKind => typeof v === 'string' && (BETA_SCHEDULES as readonly string[]).includes(v);
+  return f.has('beta_schedule')
+    ? f.tuple('beta_schedule', n, isKind, `one of ${BETA_SCHEDULES.join(' | ')}`, { def: undefined, per: 'unet', nullIsAbsent: true })
+    : Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'));
+}
+
+/** learned_variance: pad_tuple_to_length(cast_tuple(lv), n, False) (default True = first unet only). */
+function readLearnedVariance(f: ConfigFields, n: number): boolean[] {
+  const lv = f.obj.learned_variance ?? true;
+  if (typeof lv === 'boolean') return Array.from({ length: n }, (_, i) => (i === 0 ? lv : false));
+  if (Array.isArray(lv) && lv.every(isBool)) return Array.from({ length: n }, (_, i) => (lv[i] as boolean | undefined) ?? false);
+  return f.fail('learned_variance', `expected true/false or a list of them, got ${f.describe(lv)}`);
+}
+
 /**
  * Parses a TrainDecoderConfig document (object or JSON text; the `decoder` section is used) or a bare
  * DecoderConfig object (one with `unets`). Every unet config is cast the way `Decoder.__init__` casts it.
@@ -91,13 +132,7 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
   const dec = f.obj;
   if (!('unets' in dec) && !('unet' in dec)) f.fail('unets', 'expected a non-empty list of unet configs, got nothing');
 
-  for (const key of Object.keys(dec)) {
-    if (Object.hasOwn(UNSUPPORTED, key)) {
-      if (unsupportedValue(key, dec[key])) f.fail(key, `unsupported value ${f.describe(dec[key])} (only ${JSON.stringify(UNSUPPORTED[key])} is implemented)`);
-      continue;
-    }
-    if (!KNOWN_KEYS.includes(key)) f.fail(key, 'unsupported option (not a DALLE2-pytorch 1.1.0 Decoder argument)');
-  }
+  rejectUnknownKeys(f);
   if ('unets' in dec && 'unet' in dec) f.fail('unet', 'give either unets or unet, not both');
   const unetKey = 'unets' in dec ? 'unets' : 'unet';
   const rawUnets = Array.isArray(dec[unetKey]) ? (dec[unetKey] as unknown[]) : isObject(dec[unetKey]) ? [dec[unetKey]] : undefined;
@@ -110,14 +145,7 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
   const channels = f.int('channels', 3);
   const timesteps = f.int('timesteps', 1000);
 
-  // image_size xor image_sizes; then sorted(set(image_sizes)), one per unet
-  const hasSize = f.has('image_size');
-  const hasSizes = f.has('image_sizes');
-  if (hasSize === hasSizes) f.fail(hasSize ? 'image_sizes' : 'image_size', 'give exactly one of image_size and image_sizes');
-  const sizes = hasSize
-    ? [f.int('image_size')]
-    : [...new Set(f.list('image_sizes', (s): s is number => isInt(s, 1), 'a list of integers >= 1'))].sort((a, b) => a - b);
-  if (sizes.length !== n) f.fail(hasSize ? 'image_size' : 'image_sizes', `${sizes.length} distinct image size(s) ${JSON.stringify(sizes)} for ${n} unet(s)`);
+  const sizes = readImageSizes(f, n);
 
   // sample_timesteps: None, an int, or one (int | None) per unet; each <= timesteps
   const isSteps = (v: unknown): v is number | null => v === null || isInt(v, 1);
@@ -126,18 +154,9 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
     if (s !== null && s > timesteps) f.fail('sample_timesteps', `unet ${i + 1}: ${s} sampling steps exceed the ${timesteps} training timesteps`);
   });
 
-  // beta_schedule: None = ('cosine', ..., 'linear' for the last of several unets)
-  const isKind = (v: unknown): v is BetaScheduleKind => typeof v === 'string' && (BETA_SCHEDULES as readonly string[]).includes(v);
-  const betaSchedules = f.has('beta_schedule')
-    ? perUnet('beta_schedule', isKind, `one of ${BETA_SCHEDULES.join(' | ')}`)
-    : Array.from({ length: n }, (_, i): BetaScheduleKind => (n > 1 && i === n - 1 ? 'linear' : 'cosine'));
+  const betaSchedules = readBetaSchedules(f, n);
 
-  // learned_variance: pad_tuple_to_length(cast_tuple(lv), n, False) (default True = first unet only)
-  const lv = dec.learned_variance ?? true;
-  let learnedVariance: boolean[];
-  if (typeof lv === 'boolean') learnedVariance = Array.from({ length: n }, (_, i) => (i === 0 ? lv : false));
-  else if (Array.isArray(lv) && lv.every(isBool)) learnedVariance = Array.from({ length: n }, (_, i) => (lv[i] as boolean | undefined) ?? false);
-  else return f.fail('learned_variance', `expected true/false or a list of them, got ${f.describe(lv)}`);
+  const learnedVariance = readLearnedVariance(f, n);
 
   const predictXStart = perUnet('predict_x_start', isBool, 'true/false', false);
   const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -171,6 +190,11 @@ export function parseDecoderConfig(json: unknown, source = 'decoder config'): De
     p2LossWeightGamma,
     p2LossWeightK: f.number('p2_loss_weight_k', 1, -Infinity),
   };
+}
+
+/** Whether `v` is an already parsed DecoderConfig (rather than JSON to parse). */
+export function isDecoderConfig(v: unknown): v is DecoderConfig {
+  return typeof v === 'object' && v !== null && Array.isArray((v as DecoderConfig).imageSizes) && Array.isArray((v as DecoderConfig).betaSchedules);
 }
 
 /** Reads a TrainDecoderConfig JSON file. */

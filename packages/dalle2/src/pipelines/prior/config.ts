@@ -1,10 +1,9 @@
 // DiffusionPrior sampling hyper-parameters, parsed from the `prior` section of a released
 // TrainDiffusionPriorConfig JSON (DALLE2-pytorch 1.1.0 `DiffusionPriorConfig`, which passes every key
 // but `clip` and `net` to `DiffusionPrior(**kwargs)`). Defaults are DiffusionPrior.__init__'s. Errors
-// name the JSON path. The `net` section is DiffusionPriorNetwork's (parsed in ./config.ts).
+// name the JSON path. The `net` section is DiffusionPriorNetwork's (parsed by @dalle2/models).
 import { BETA_SCHEDULES, type BetaScheduleKind } from '@dalle2/sampler';
-import type { ConfigFields } from '../configFields.js';
-import { priorConfigReader } from './config.js';
+import { priorConfigReader, type ConfigFields } from '@dalle2/models';
 
 export interface DiffusionPriorConfig {
   /** CLIP embedding width D (`image_embed_dim`). */

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { Tensor, SafetensorsFile, interpolateNearest, writeSafetensors, type Runtime } from '@dalle2/tensor';
 import { ReplayNoise, SeededNoise, SCHEDULE_BUFFER_NAMES, ddimTimePairs, type NoiseSource } from '@dalle2/sampler';
 import { testRuntime, expectClose } from '@dalle2/tensor/testing';
-import { WeightError } from '../src/weights.js';
-import { Decoder, loadDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '../src/decoder/index.js';
+import { WeightError } from '@dalle2/models';
+import { Decoder, loadDecoderConfig, type DecoderConfig, type DecoderStepInfo } from '../src/pipelines/index.js';
 
 const FIXTURES = new URL('../../../../shared/fixtures/', import.meta.url);
 const fixture = (rel: string) => fileURLToPath(new URL(rel, FIXTURES));
