@@ -116,7 +116,7 @@ class PthCheckpointFile implements CheckpointFile {
   static create(ck: PthCheckpoint): PthCheckpointFile {
     const layout = ck.layout();
     const wrapped = layout.kind === 'wrapped';
-    const config = wrapped && layout.config !== undefined && layout.config !== null ? toPlain(layout.config) : undefined;
+    const config = wrapped && layout.config !== undefined && layout.config !== null ? toPlain(layout.config, { file: ck.path }) : undefined;
     const version = wrapped ? layout.version : undefined;
     return new PthCheckpointFile(ck, ck.stateDict(), config, version, wrapped);
   }
