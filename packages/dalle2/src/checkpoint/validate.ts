@@ -63,4 +63,9 @@ function checkTensor(t: PthTensor, source: TensorSource, keyPath: string, limits
   if (end * PTH_DTYPE_SIZES[t.dtype] > entry.byteLength) {
     throw new PthError(file, `${view} but storage "${key}" holds only ${entry.byteLength} bytes`, { keyPath });
   }
+  if (t.byteLength > entry.byteLength) {
+    // Overlapping views (stride 0, expand()) can name far more elements than the file holds; reading
+    // one would materialise its logical size, so a view may never exceed its storage's real bytes.
+    throw new PthError(file, `${t.dtype} tensor of shape ${JSON.stringify(t.shape)} (stride ${JSON.stringify(t.stride)}) is ${t.byteLength} bytes but storage "${key}" holds only ${entry.byteLength}; overlapping views larger than their storage are refused`, { keyPath });
+  }
 }
