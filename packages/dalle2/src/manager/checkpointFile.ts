@@ -5,6 +5,7 @@ import { open } from 'node:fs/promises';
 import { SafetensorsFile } from '@dalle2/tensor';
 import type { HostWeight } from '@dalle2/models';
 import { readPth, toPlain, type PlainValue, type PthCheckpoint, type PthTensor } from '../checkpoint/index.js';
+import { jsonBoundsIssue } from '../config/index.js';
 
 export type CheckpointFormat = 'pth-zip' | 'pth-legacy' | 'safetensors';
 
@@ -35,6 +36,13 @@ export class CheckpointFormatError extends Error {
   override name = 'CheckpointFormatError';
 }
 
+/** An embedded config, bounded in size and depth like a config file (its parsers recurse over it). */
+function boundedConfig(doc: PlainValue, path: string): PlainValue {
+  const issue = jsonBoundsIssue(doc);
+  if (issue !== undefined) throw new CheckpointFormatError(`${path}: embedded config: ${issue.path}: ${issue.message}`);
+  return doc;
+}
+
 /** Sniffs the first bytes: zip (`PK`), pickle protocol 2+ (0x80) or a safetensors header. */
 async function sniff(path: string): Promise<CheckpointFormat | undefined> {
   const fh = await open(path, 'r');
@@ -58,8 +66,22 @@ export async function openCheckpoint(path: string, label?: string): Promise<Chec
   if (format === undefined) {
     throw new CheckpointFormatError(`${where}${path} is neither a PyTorch checkpoint (.pth) nor a safetensors file`);
   }
-  if (format === 'safetensors') return new SafetensorsCheckpoint(await SafetensorsFile.open(path));
-  return PthCheckpointFile.create(await readPth(path));
+  if (format === 'safetensors') {
+    const st = await SafetensorsFile.open(path);
+    return closingOnError(st, () => new SafetensorsCheckpoint(st));
+  }
+  const ck = await readPth(path);
+  return closingOnError(ck, () => PthCheckpointFile.create(ck));
+}
+
+/** Wraps an opened file; if wrapping fails (e.g. a refused embedded config) the file is closed first. */
+async function closingOnError<T>(opened: { close(): Promise<void> }, wrap: () => T): Promise<T> {
+  try {
+    return wrap();
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
 }
 
 class SafetensorsCheckpoint implements CheckpointFile {
@@ -79,6 +101,7 @@ class SafetensorsCheckpoint implements CheckpointFile {
       } catch {
         this.config = undefined;
       }
+      if (this.config !== undefined) this.config = boundedConfig(this.config, file.path);
     }
   }
 
@@ -116,7 +139,7 @@ class PthCheckpointFile implements CheckpointFile {
   static create(ck: PthCheckpoint): PthCheckpointFile {
     const layout = ck.layout();
     const wrapped = layout.kind === 'wrapped';
-    const config = wrapped && layout.config !== undefined && layout.config !== null ? toPlain(layout.config, { file: ck.path }) : undefined;
+    const config = wrapped && layout.config !== undefined && layout.config !== null ? boundedConfig(toPlain(layout.config, { file: ck.path }), ck.path) : undefined;
     const version = wrapped ? layout.version : undefined;
     return new PthCheckpointFile(ck, ck.stateDict(), config, version, wrapped);
   }

@@ -9,7 +9,7 @@ import {
   DiffusionPriorNetwork, Weights, parseDiffusionPriorConfig, parsePriorNetSection, type DiffusionPriorConfig, type PriorNetConfig,
 } from '@dalle2/models';
 import { NoiseSchedule } from '@dalle2/sampler';
-import type { PriorLoadConfig } from '../config/index.js';
+import { jsonBoundsIssue, type PriorLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
 import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
 
@@ -61,11 +61,16 @@ export async function readJsonFile(path: string, label: string): Promise<unknown
   } catch (err) {
     throw new ModelLoadError(`${label}: cannot read ${path}: ${(err as Error).message}`);
   }
+  let doc: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    doc = JSON.parse(text) as unknown;
   } catch (err) {
     throw new ModelLoadError(`${label}: ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  // Config parsers recurse over the document; bound it first.
+  const issue = jsonBoundsIssue(doc);
+  if (issue !== undefined) throw new ModelLoadError(`${label}: ${path}: ${issue.path}: ${issue.message}`);
+  return doc;
 }
 
 /** The checkpoint's own config, else `load_config_from`, else an error saying what to provide. */
