@@ -181,7 +181,9 @@ async function variation(ctx: Ctx): Promise<number> {
   if (o.texts.length > 0 && o.texts.length !== files.length && o.texts.length !== 1) {
     throw new UsageError(`--text: ${o.texts.length} prompts for ${files.length} images (give one, or one per image)`);
   }
-  const images = await Promise.all(files.map((f) => decodeImage(f)));
+  // One at a time: each decode is bounded, but all at once would hold every full-size bitmap together.
+  const images: RgbImage[] = [];
+  for (const f of files) images.push(await decodeImage(f));
   const manager = await loadManager(ctx);
   try {
     const script = new ImageVariation(manager, { seed: o.seed, verbose: o.verbose, log: ctx.err, onProgress: ctx.progress ? (p) => ctx.progress!.update(p) : undefined });
