@@ -94,8 +94,8 @@ export interface ToPlainOptions {
   maxValues?: number;
 }
 
-/** Enough for any real config (LAION's decoder config is a few hundred values). */
-export const DEFAULT_MAX_PLAIN_VALUES = 1_000_000;
+/** Enough for any real config (LAION's decoder config is a few hundred values; config files are bounded alike). */
+export const DEFAULT_MAX_PLAIN_VALUES = 100_000;
 
 /**
  * Objects are built with a null prototype, so a `__proto__` key is an ordinary key. A value that
