@@ -124,6 +124,18 @@ describe('overlapping views (class 3)', () => {
     expect(e.message).toMatch(/is 4294967296 bytes but storage "0" holds only 4; overlapping views/);
   });
 
+  it('many views of one storage may not add up to far more than the file', async () => {
+    const n = 2 ** 18; // 1 MiB of F32
+    const views = Array.from({ length: 100 }, (_, i): [string, Py] => [`w${i}`, tensor(n, [n], [1])]);
+    const e = await refusal('many_views.pth', torchZip(new PyOrderedDict(views), { '0': new Uint8Array(4 * n) }));
+    expect(e.message).toMatch(/tensors view more than \d+ bytes in all \(a \d+-byte file/);
+    expect(e.keyPath).toMatch(/^w\d+$/);
+    // Tied weights (a few views of one storage) are fine.
+    const tied = await readPth(await tmp.write('tied.pth', torchZip(new PyOrderedDict(views.slice(0, 3)), { '0': new Uint8Array(4 * n) })));
+    expect(tied.stateDict().size).toBe(3);
+    await tied.close();
+  });
+
   it('a stride-0 view within its storage still reads (expanded small buffer)', async () => {
     const root = new PyOrderedDict([['w', tensor(4, [2, 2], [0, 1])]]);
     const ck = await readPth(await tmp.write('stride0_ok.pth', torchZip(root, { '0': f32Bytes([1, 2, 3, 4]) })));
