@@ -103,7 +103,8 @@ function pthCase(rng: Rng, corpus: Corpus): Made {
     case 0: return made('pickle-bytes', withPkl(mutateBytes(rng, parts[pklIndex].data)));
     case 1: return made('pickle-splice', withPkl(spliceOpcodes(rng, parts[pklIndex].data)));
     case 2: case 3: {
-      const h = hostilePickle(rng);
+      const storage0 = parts.find((p) => p.name === `${archive}/data/0`);
+      const h = hostilePickle(rng, storage0 === undefined ? 1 : Math.max(1, Math.floor(storage0.data.length / 4)));
       return made(`hostile-${h.kind}`, withPkl(h.bytes), h.kind === 'stride0' || h.kind === 'long-string');
     }
     case 4: { // zip records: somewhere in the central directory / end records, or a local header
@@ -147,7 +148,7 @@ function safetensorsCase(rng: Rng, corpus: Corpus): Made {
     case 3: { // a tensor entry duplicated under its own name (JSON.parse would keep the last)
       const m = /^\{("[^"]+":\{[^}]*\})/.exec(header.startsWith('{"__metadata__"') ? header.replace(/^\{"__metadata__":\{[^}]*\},/, '{') : header);
       const text = m === null ? header : `{${m[1]},${header.slice(1)}`;
-      return made('duplicate-name', withHeader(text));
+      return { ...made('duplicate-name', withHeader(text)), mustRefuse: m !== null };
     }
     default: return made('truncated', truncate(rng, base.bytes));
   }

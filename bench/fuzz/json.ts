@@ -46,13 +46,18 @@ function hostileValue(rng: Rng): { value: Json } | { text: string } {
   }
 }
 
+/** Keys where hostile values did damage before (issue 15); nodes at or under them are picked more often. */
+const HOT_KEYS = new Set(['unet_numbers', 'final_unet_number', 'base_model_kwargs', 'path', 'cache_dir', 'filename_override', 'default_sample_timesteps',
+  'default_cond_scale', 'shape', 'dtype', 'data_offsets', 'unets', 'image_sizes', 'dim', 'timesteps', 'dim_mults', '__metadata__']);
+
 /** Text of `base` with 1-3 nodes replaced (or a key dropped/duplicated). */
 export function mutateJsonText(rng: Rng, baseText: string): string {
   let doc = JSON.parse(baseText) as Json;
   const texts: string[] = [];
   for (let r = rng.int(1, 4); r > 0; r--) {
     const all = paths(doc);
-    const path = rng.pick(all);
+    const hot = all.filter((p) => p.some((k) => typeof k === 'string' && HOT_KEYS.has(k)));
+    const path = rng.pick(hot.length > 0 && rng.chance(0.6) ? hot : all);
     if (path.length > 0 && rng.chance(0.15)) { // drop the key / element
       const parent = path.slice(0, -1).reduce<Json>((n, k) => (n as Record<string | number, Json>)[k], doc);
       if (Array.isArray(parent)) parent.splice(path[path.length - 1] as number, 1);

@@ -61,9 +61,9 @@ function sharedLists(w: Ops, depth: number, leaf: (w: Ops) => void): void {
   for (let i = 1; i <= depth; i++) w.op(0x30, 0x5d, 0x28, 0x68, (i - 1) & 0xff, 0x68, (i - 1) & 0xff, 0x65, 0x71, i & 0xff);
 }
 
-/** One of the hostile data.pkl shapes; storage "0" must exist in the archive. */
-export function hostilePickle(rng: Rng): { kind: string; bytes: Uint8Array } {
-  const kinds = ['shared-state', 'shared-config', 'growth', 'growth-dicts', 'long-string', 'big-bytes', 'stride0', 'overlap', 'deep', 'proto-key', 'memo'] as const;
+/** One of the hostile data.pkl shapes; storage "0" (of `storage0Elements` F32s) must exist in the archive. */
+export function hostilePickle(rng: Rng, storage0Elements: number): { kind: string; bytes: Uint8Array } {
+  const kinds = ['shared-state', 'shared-config', 'growth', 'growth-dicts', 'long-string', 'big-bytes', 'stride0', 'overlap', 'deep', 'proto-key', 'memo', 'many-views'] as const;
   const kind = rng.pick(kinds);
   const bytes = ((): Uint8Array => {
     switch (kind) {
@@ -113,6 +113,12 @@ export function hostilePickle(rng: Rng): { kind: string; bytes: Uint8Array } {
       }
       case 'proto-key':
         return pkl((w) => w.op(0x7d).str('config').op(0x7d).str('__proto__').op(0x7d).str('polluted').int(1).op(0x73, 0x73).op(0x73).str('model').op(0x7d).op(0x73));
+      case 'many-views': // one storage viewed whole under many names
+        return pkl((w) => {
+          w.op(0x7d, 0x28);
+          for (let i = 0; i < rng.int(100, 5000); i++) w.str(`w${i}`).tensor('0', storage0Elements, 0, [storage0Elements], [1]);
+          w.op(0x75);
+        });
       default: { // memo abuse: many LONG_BINPUTs of one object at scattered indices
         const w = new Ops().op(0x80, 2, 0x5d);
         for (let i = 0; i < rng.int(1000, 100_000); i++) w.op(0x72).u32(rng.int(0, 2 ** 32));
