@@ -293,6 +293,8 @@ const MALFORMED: [string, Uint8Array, RegExp][] = [
     /tensor "w": listed twice in the header/],
   ['duplicate name spelled with an escape', craft('{"w":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"\\u0077":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}', { dataBytes: 8 }),
     /tensor "w": listed twice/],
+  ['too many tensors', craft(`{${Array.from({ length: 100_002 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',')}}`),
+    /header lists more than 100000 tensors/],
   ['long bad shape (message stays short)', craft({ w: entry('F32', [...Array.from({ length: 100000 }, () => 1), -1], [0, 4]) }, { dataBytes: 4 }),
     /shape \[1,1,.{0,120}\.\.\. has invalid dimension -1 at index 100000/],
 ];

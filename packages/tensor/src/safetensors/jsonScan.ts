@@ -7,8 +7,14 @@ import { SafetensorsError } from './errors.js';
 export const MAX_HEADER_DEPTH = 8;
 
 /**
- * One pass over the header text, before JSON.parse: refuses nesting deeper than `MAX_HEADER_DEPTH`
- * and a top-level key given twice (JSON.parse would silently keep the last tensor of that name).
+ * Most tensors per file. Real checkpoints hold a few thousand (sharded LLMs ~1-3k per file); a 100 MB
+ * header of empty entries would otherwise take ~30 s to validate.
+ */
+export const MAX_HEADER_TENSORS = 100_000;
+
+/**
+ * One pass over the header text, before JSON.parse: refuses nesting deeper than `MAX_HEADER_DEPTH`,
+ * more than `MAX_HEADER_TENSORS` entries, and a top-level key given twice (JSON.parse would silently keep the last tensor of that name).
  * Iterative, so no input can exhaust the stack; it only tracks brackets and strings, leaving syntax
  * errors to JSON.parse.
  */
@@ -21,9 +27,13 @@ export function scanHeaderJson(text: string, fileName: string): void {
     if (c === 0x22) {
       const end = stringEnd(text, i);
       if (depth === 1 && expectKey) {
-        const key = decodeKey(text.slice(i, end + 1));
+        const literal = text.slice(i, end + 1);
+        const key = literal.includes('\\') ? decodeKey(literal) : literal.slice(1, -1);
         if (key !== undefined && keys.has(key)) throw new SafetensorsError(fileName, 'listed twice in the header', { tensor: key });
         if (key !== undefined) keys.add(key);
+        if (keys.size > MAX_HEADER_TENSORS + 1) { // + 1: __metadata__
+          throw new SafetensorsError(fileName, `header lists more than ${MAX_HEADER_TENSORS} tensors`);
+        }
         expectKey = false;
       }
       i = end;
