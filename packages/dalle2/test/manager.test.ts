@@ -199,6 +199,20 @@ describe('load errors name the config field', () => {
     expect((err as Error).message).toMatch(/^decoder\.unet_sources\[0\]\.load_model_from: local file not found/);
   });
 
+  it('a hostile model config (deep nesting, oversized) is refused before its parser recurses', async () => {
+    const dir = await tempDir();
+    const deep = join(dir, 'deep_prior_config.json');
+    await writeFile(deep, `{"prior":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
+    const cfg = config({ prior: { load_model_from: local(bundled('prior.pth')), load_config_from: local(deep) } }, dir);
+    const err = await DalleModelManager.load(cfg, { rt }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^prior\.load_config_from: .*deep_prior_config\.json: prior(\.a){31}: nested deeper than 32 levels$/);
+    const big = join(dir, 'big_prior_config.json');
+    await writeFile(big, Buffer.alloc(17 * 2 ** 20, 0x20));
+    const cfg2 = config({ prior: { load_model_from: local(bundled('prior.pth')), load_config_from: local(big) } }, dir);
+    expect(((await DalleModelManager.load(cfg2, { rt }).catch((e: Error) => e)) as Error).message).toMatch(/big_prior_config\.json is 17825792 bytes \(limit 16777216/);
+  });
+
   it('a file that is no checkpoint', async () => {
     const cfg = config({ decoder: { unet_sources: [{ unet_numbers: [1, 2], load_model_from: local('decoder_config.json') }] } });
     const err = await DalleModelManager.load(cfg, { rt }).catch((e: Error) => e);

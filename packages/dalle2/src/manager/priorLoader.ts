@@ -3,13 +3,13 @@
 // `net.*` keys build the network; `noise_scheduler.*` buffers are ignored (the schedule is computed
 // from the config in float64: an fp16 checkpoint's buffers are wrong); `clip.*` keys are left for the
 // CLIP loader (LAION's prior holds its CLIP), never an error.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Runtime } from '@dalle2/tensor';
 import {
   DiffusionPriorNetwork, Weights, parseDiffusionPriorConfig, parsePriorNetSection, type DiffusionPriorConfig, type PriorNetConfig,
 } from '@dalle2/models';
 import { NoiseSchedule } from '@dalle2/sampler';
-import { jsonBoundsIssue, type PriorLoadConfig } from '../config/index.js';
+import { MAX_CONFIG_FILE_BYTES, jsonBoundsIssue, type PriorLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
 import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
 
@@ -57,8 +57,11 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 export async function readJsonFile(path: string, label: string): Promise<unknown> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_CONFIG_FILE_BYTES) throw new ModelLoadError(`${label}: ${path} is ${size} bytes (limit ${MAX_CONFIG_FILE_BYTES} for a config file)`);
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
     throw new ModelLoadError(`${label}: cannot read ${path}: ${(err as Error).message}`);
   }
   let doc: unknown;
