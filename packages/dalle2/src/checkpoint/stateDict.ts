@@ -32,7 +32,7 @@ export function checkpointLayout(root: PthValue): PthLayout {
  * Tensors of a (nested) dict flattened to dotted names, in file order. Without `path` the
  * model part of a `{config, version, model}` checkpoint is used, else the whole object;
  * `path` (dotted, e.g. `model` or `ema.model`) selects a sub-object explicitly. Non-tensor
- * leaves are skipped.
+ * leaves are skipped; a container referenced twice contributes its tensors under its first path.
  */
 export function stateDict(obj: PthValue | PthCheckpoint, path?: string): Map<string, PthTensor> {
   const isCheckpoint = isPthCheckpoint(obj);
