@@ -19,7 +19,8 @@ describe('fuzz (seeded subset)', () => {
 
   it('240 cases: no crash, hang, oom, unnamed error or accepted hostile input', async () => {
     const corpus = await loadCorpus();
-    const summary = await runFuzz(corpus, { seed: 15, count: 240, timeoutMs: 10_000, rssLimitMb: 1024 });
+    // Generous time caps: the suite shares a small machine, and a hang is minutes, not seconds.
+    const summary = await runFuzz(corpus, { seed: 15, count: 240, timeoutMs: 20_000, slowMs: 10_000, rssLimitMb: 1024 });
     const findings = summary.results.filter((r) => FINDINGS.includes(r.outcome));
     const report = `${formatCounts(summary)}\n${findings.map((r) => `#${r.index} ${r.kind}: ${r.outcome} ${r.errorName ?? ''} ${r.message ?? ''}`).join('\n')}`;
     expect(findings, report).toEqual([]);
