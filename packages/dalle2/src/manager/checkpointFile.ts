@@ -2,8 +2,8 @@
 // bare state dict or LAION's `{config, version, model}`) and safetensors (format told by the file's
 // bytes, not its name). Tensors stay in the file until read; reads widen f16/bf16 to f32.
 import { open } from 'node:fs/promises';
-import { SafetensorsFile } from '@dalle2/tensor';
-import type { HostWeight } from '@dalle2/models';
+import { SafetensorsFile, type Runtime } from '@dalle2/tensor';
+import { Weights, type HostWeight } from '@dalle2/models';
 import { readPth, toPlain, type PlainValue, type PthCheckpoint, type PthTensor } from '../checkpoint/index.js';
 import { jsonBoundsIssue } from '../config/index.js';
 
@@ -174,6 +174,21 @@ class PthCheckpointFile implements CheckpointFile {
 
   close(): Promise<void> {
     return this.ck.close();
+  }
+}
+
+/**
+ * Builds a model over the checkpoint's shapes alone (`Weights.shapesOnly`), so a checkpoint that does
+ * not fit the model (missing or misshapen weights) fails by weight name before any tensor data is read.
+ * `build` gets the shapes of the keys passing `select` and must only construct the model.
+ */
+export function checkShapesFirst(rt: Runtime, file: CheckpointFile, select: (key: string) => boolean, build: (w: Weights) => void): void {
+  const shapes = file.keys().filter(select).map((k): [string, readonly number[]] => [k, file.info(k).shape]);
+  const probe = Weights.shapesOnly(rt, shapes, file.path);
+  try {
+    build(probe);
+  } finally {
+    probe.dispose();
   }
 }
 

@@ -11,7 +11,7 @@ import {
 import { NoiseSchedule } from '@dalle2/sampler';
 import { MAX_CONFIG_FILE_BYTES, jsonBoundsIssue, type PriorLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
-import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
+import { checkShapesFirst, dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -125,6 +125,7 @@ export async function loadPrior(load: PriorLoadConfig, opts: PriorLoadOptions): 
     const ignorable = (k: string) => k.startsWith('noise_scheduler.') || k.startsWith('clip.');
     const unexpected = file.keys().filter((k) => !isNet(k) && !ignorable(k));
     reportUnexpected(unexpected, 'prior', file.path, opts);
+    checkShapesFirst(opts.rt, file, isNet, (w) => void new DiffusionPriorNetwork(w.scope('net'), netConfig));
     const host = await readTensors(file, (k) => (isNet(k) ? k : undefined));
     const weights = Weights.fromHost(opts.rt, host, file.path);
     let net: DiffusionPriorNetwork;
