@@ -73,6 +73,17 @@ describe('argument parsing', () => {
   });
 });
 
+describe('hostile images (issue 15)', () => {
+  it('variation refuses an SVG saved as .png by content, before loading any model', async () => {
+    const dir = await tempDir();
+    const evil = join(dir, 'evil.png');
+    await writeFile(evil, '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><image href="secret.png"/></svg>');
+    const t = io(dir);
+    expect(await runCli(['variation', evil, '-q'], t)).toBe(1);
+    expect(t.stderrText()).toMatch(/^dalle2 variation: cannot read image .*evil\.png: not a PNG, JPEG, WebP or GIF file by content/);
+  });
+});
+
 describe('prompt files and output names', () => {
   it('reads .txt (one prompt per line) and the JSON shapes', async () => {
     const dir = await tempDir();

@@ -254,3 +254,65 @@ describe('errors name the JSON path', () => {
     await expect(loadModelLoadConfig(join(dir, 'bad.json'))).rejects.toThrow(/bad\.json .*\n {2}- \(file\): not valid JSON/);
   });
 });
+
+describe('hostile configs are bounded up front (issue 15)', () => {
+  /** Expects a ConfigError within a second whose first issue is at `path` and matches `message`. */
+  function refused(json: unknown, path: string, message: RegExp): void {
+    const t0 = Date.now();
+    const found = issues(json);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(found[0].path).toBe(path);
+    expect(found[0].message).toMatch(message);
+  }
+
+  it.each([1e8, 2 ** 31, 2 ** 32, 1e308])('unet number %d is out of range, not enumerated', (n) => {
+    const cfg = base();
+    cfg.decoder.unet_sources[1].unet_numbers = [n];
+    refused(cfg, 'decoder.unet_sources[1].unet_numbers[0]', /must be <= (64|9007199254740991), got number/);
+  });
+
+  it('a long valid-looking list 1..200000 is refused by length, without spreading it', () => {
+    const cfg = base();
+    cfg.decoder.unet_sources[0].unet_numbers = Array.from({ length: 200_000 }, (_, i) => i + 1);
+    refused(cfg, 'decoder.unet_sources[0].unet_numbers', /lists 200000 entries \(limit 10000\)/);
+  });
+
+  it('~150k invalid entries: one bounded error, not a stack overflow', () => {
+    const cfg = base();
+    cfg.decoder.unet_sources[0].default_cond_scale = Array.from({ length: 150_000 }, () => 'x');
+    refused(cfg, 'decoder.unet_sources[0].default_cond_scale', /lists 150000 entries/);
+    // Under the bound, many issues still make one readable message.
+    const many = base();
+    many.decoder.unet_sources[0].default_cond_scale = Array.from({ length: 5000 }, () => 'x');
+    try {
+      parseModelLoadConfig(many, 'cfg.json');
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).issues.length).toBeGreaterThan(5000);
+      expect((err as Error).message).toMatch(/\.\.\. and \d+ more$/);
+      expect((err as Error).message.split('\n').length).toBeLessThan(60);
+    }
+  });
+
+  it('deeply nested base_model_kwargs name the JSON path of the bound', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { a: deep };
+    const cfg = base();
+    cfg.clip = { make: 'openai', base_model_kwargs: deep };
+    refused(cfg, `clip.base_model_kwargs${'.a'.repeat(30)}`, /nested deeper than 32 levels/);
+  });
+
+  it('too many values in all', () => {
+    const cfg = base();
+    cfg.clip = { base_model_kwargs: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, Array.from({ length: 9000 }, () => 0)])) };
+    refused(cfg, '(root)', /holds more than 100000 values/);
+  });
+
+  it('loadModelLoadConfig refuses an oversized file before reading it', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'huge.json');
+    await writeFile(path, Buffer.alloc(17 * 2 ** 20, 0x20));
+    await expect(loadModelLoadConfig(path)).rejects.toThrow(/huge\.json .*config file is 17825792 bytes \(limit 16777216\)/s);
+  });
+});

@@ -1,7 +1,7 @@
 // resolveFile against a real HTTP server on 127.0.0.1: downloads, resume, faults and errors.
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseModelLoadConfig } from '../src/config/index.js';
 import { FileFetchError, formatProgress, resolveFile, type DownloadProgress, type ResolveOptions } from '../src/files/index.js';
@@ -183,6 +183,25 @@ describe('errors', () => {
     setTimeout(() => controller.abort(), 100);
     const err = await expectFetchError(resolveFile(urlSpec('/m/model.bin'), opts({ signal: controller.signal })));
     expect(err.kind).toBe('aborted');
+  });
+
+  it.each(['/m/..', '/m/.', '/m/', '/m/..?download=1', '/m/.#x'])('url %s never names a file outside (or equal to) cache_dir', async (path) => {
+    server.route('/m', serveBytes(() => data));
+    const checksum = join(cache, 'sum.txt');
+    await writeFile(checksum, lfsPointer(data));
+    const e = await expectFetchError(resolveFile({ ...urlSpec(path, { checksum_file_path: checksum }), origin: 'prior.load_model_from' }, opts()));
+    expect(e.kind).toBe('invalid');
+    expect(e.message).toMatch(/^prior\.load_model_from: cannot derive a file name from .*; set filename_override to a plain file name/);
+    expect(await readdir(cache)).toEqual(['sum.txt']);
+    for (const p of [`${cache}.partial`, `${dirname(cache)}.partial`]) expect(existsSync(p)).toBe(false);
+  });
+
+  it('a filename_override that is not a plain name is refused even without the schema', async () => {
+    for (const name of ['..', '.', 'a/b', '..\\x']) {
+      const e = await expectFetchError(resolveFile(urlSpec('/m/model.bin', { filename_override: name }), opts()));
+      expect(e.message).toMatch(/filename_override .* is not a plain file name/);
+    }
+    expect(await readdir(cache)).toEqual([]);
   });
 
   it('local files: resolved path, or an error naming the JSON path', async () => {

@@ -3,6 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import {
   ImageError, centerCropToSquare, chwToImage, decodeImage, encodePng, imageToChw, isImageFileName, maskFromImage, resizeImage,
@@ -110,5 +111,65 @@ describe('resize and file names', () => {
   it('knows image file names as upstream (png, jpg, jpeg) plus webp', () => {
     expect(['a.png', 'b.JPG', 'c.jpeg', 'd.webp'].every(isImageFileName)).toBe(true);
     expect(isImageFileName('e.gif')).toBe(false);
+  });
+});
+
+describe('hostile images (issue 15)', () => {
+  /** A PNG whose IHDR claims w x h (valid chunk CRCs, IDAT of one row unless tiny): decoding it whole would need w*h*3 bytes. */
+  function pngHeader(w: number, h: number): Uint8Array {
+    const chunk = (type: string, body: Uint8Array) => {
+      const out = Buffer.alloc(12 + body.length);
+      out.writeUInt32BE(body.length, 0);
+      out.write(type, 4, 'latin1');
+      out.set(body, 8);
+      out.writeUInt32BE(crc32(out.subarray(4, 8 + body.length)), 8 + body.length);
+      return out;
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(w, 0);
+    ihdr.writeUInt32BE(h, 4);
+    ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+    const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc((h <= 16 ? h : 1) * (1 + 3 * w)))), chunk('IEND', new Uint8Array(0))]);
+  }
+
+  it('an SVG saved as .png is refused by content, and cannot pull in a neighbouring file', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'secret.txt'), 'secret');
+    await writeFile(join(dir, 'n.png'), await encodePng(gradient(4, 4)));
+    const svgs = [
+      `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="8" height="8"><image href="n.png" width="8" height="8"/></svg>`,
+      `<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" xmlns:xi="http://www.w3.org/2001/XInclude" width="8" height="8"><text><xi:include href="secret.txt" parse="text"/></text></svg>`,
+      `\n  <svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"/>`,
+    ];
+    for (const [i, svg] of svgs.entries()) {
+      const path = join(dir, `evil${i}.png`);
+      await writeFile(path, svg);
+      await expect(decodeImage(path)).rejects.toThrow(new RegExp(`cannot read image .*evil${i}\\.png: not a PNG, JPEG, WebP or GIF file by content`));
+      await expect(decodeImage(new TextEncoder().encode(svg))).rejects.toThrow(ImageError);
+    }
+  });
+
+  it('refuses other non-raster formats (TIFF) and accepts WebP, JPEG and the first GIF frame', async () => {
+    const raw = { raw: { width: 2, height: 2, channels: 3 as const } };
+    const px = Buffer.from(gradient(2, 2).data);
+    await expect(decodeImage(await sharp(px, raw).tiff().toBuffer())).rejects.toThrow(/not a PNG, JPEG, WebP or GIF file by content \(starts with bytes 49 49 2a 00/);
+    for (const encoded of [await sharp(px, raw).webp({ lossless: true }).toBuffer(), await sharp(px, raw).jpeg().toBuffer(), await sharp(px, raw).gif().toBuffer()]) {
+      const img = await decodeImage(encoded);
+      expect([img.width, img.height, img.data.length]).toEqual([2, 2, 12]);
+    }
+  });
+
+  it('a 16383x16383 PNG header is refused before decoding', async () => {
+    const bytes = pngHeader(16383, 16383);
+    expect(bytes.length).toBeLessThan(100_000);
+    const before = process.memoryUsage().rss;
+    const t0 = Date.now();
+    await expect(decodeImage(bytes)).rejects.toThrow(/16383x16383 is 268402689 pixels \(limit 40000000\)/);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 2 ** 20);
+    // The bound is an option; under it the same kind of header decodes.
+    expect((await decodeImage(pngHeader(4, 3), { maxPixels: 12 })).width).toBe(4);
+    await expect(decodeImage(pngHeader(4, 4), { maxPixels: 12 })).rejects.toThrow(/4x4 is 16 pixels \(limit 12\)/);
   });
 });

@@ -3,7 +3,7 @@
 // config, releasing and reloading GPU memory, combining unet sources, and every load error's message.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SafetensorsFile, Tensor, serializeSafetensors, type Runtime, type TensorsToWrite } from '@dalle2/tensor';
@@ -40,6 +40,27 @@ function config(json: unknown, dir = BUNDLED): ModelLoadConfig {
 const local = (path: string) => ({ load_type: 'local', path });
 const priorSection = { load_model_from: local('prior.pth'), load_config_from: local('prior_config.json'), default_sample_timesteps: 32 };
 const decoderSection = { unet_sources: [{ unet_numbers: [1, 2], load_model_from: local('decoder.pth'), default_cond_scale: [2.0, 1.0] }] };
+
+/**
+ * Rewrites a safetensors file so its first key passing `pick` is a 1-D F32 weight over a 1 GiB sparse
+ * region at the end: a loader that reads before checking shapes pays a gigabyte for it. Returns the key.
+ */
+async function pointAtHugeRegion(path: string, pick: (key: string) => boolean): Promise<string> {
+  const bytes = await readFile(path);
+  const n = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + n).toString()) as Record<string, unknown>;
+  const key = Object.keys(header).find(pick) as string;
+  const dataLen = bytes.length - 8 - n;
+  header[key] = { dtype: 'F32', shape: [2 ** 28], data_offsets: [dataLen, dataLen + 2 ** 30] };
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(json.length));
+  await writeFile(path, Buffer.concat([prefix, json, bytes.subarray(8 + n)]));
+  await truncate(path, 8 + json.length + dataLen + 2 ** 30);
+  return key;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 function reportOf(m: DalleModelManager, kind: ModelReport['kind']): ModelReport {
   const r = m.report().find((x) => x.kind === kind);
@@ -203,6 +224,20 @@ describe('load errors name the config field', () => {
     expect((err as Error).message).toMatch(/^decoder\.unet_sources\[0\]\.load_model_from: local file not found/);
   });
 
+  it('a hostile model config (deep nesting, oversized) is refused before its parser recurses', async () => {
+    const dir = await tempDir();
+    const deep = join(dir, 'deep_prior_config.json');
+    await writeFile(deep, `{"prior":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
+    const cfg = config({ prior: { load_model_from: local(bundled('prior.pth')), load_config_from: local(deep) } }, dir);
+    const err = await DalleModelManager.load(cfg, { rt }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/^prior\.load_config_from: .*deep_prior_config\.json: prior(\.a){31}: nested deeper than 32 levels$/);
+    const big = join(dir, 'big_prior_config.json');
+    await writeFile(big, Buffer.alloc(17 * 2 ** 20, 0x20));
+    const cfg2 = config({ prior: { load_model_from: local(bundled('prior.pth')), load_config_from: local(big) } }, dir);
+    expect(((await DalleModelManager.load(cfg2, { rt }).catch((e: Error) => e)) as Error).message).toMatch(/big_prior_config\.json is 17825792 bytes \(limit 16777216/);
+  });
+
   it('a file that is no checkpoint', async () => {
     const cfg = config({ decoder: { unet_sources: [{ unet_numbers: [1, 2], load_model_from: local('decoder_config.json') }] } });
     const err = await DalleModelManager.load(cfg, { rt }).catch((e: Error) => e);
@@ -302,6 +337,48 @@ describe('strict loading and versions', () => {
       strict_loading: strict,
       decoder: { unet_sources: [{ unet_numbers: [1, 2], load_model_from: local(path), load_config_from: local('decoder_config.json') }] },
     });
+
+  it('a unet weight of the wrong shape fails by name before any tensor data is read', async () => {
+    const path = await decoderCopy({});
+    const key = await pointAtHugeRegion(path, (k) => k.startsWith('unets.0.') && k.endsWith('.weight'));
+    const before = process.memoryUsage().rss;
+    const err = await DalleModelManager.load(sourceOf(path, true), { rt })
+      .then(async (m) => {
+        try {
+          await m.decoder();
+        } finally {
+          await m.dispose();
+        }
+      })
+      .catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(new RegExp(`weight "${escapeRe(key)}" has shape \\[268435456\\], expected \\[`));
+    expect(process.memoryUsage().rss - before).toBeLessThan(512 * 2 ** 20);
+  });
+
+  it('a prior weight of the wrong shape fails by name before any tensor data is read', async () => {
+    const dir = await tempDir();
+    const ck = await readPth(bundled('prior.pth'));
+    const tensors: TensorsToWrite = {};
+    for (const [k, t] of ck.stateDict()) tensors[k] = { dtype: 'F32', shape: [...t.shape], data: await t.readFloat32() };
+    await ck.close();
+    const path = join(dir, 'prior.safetensors');
+    await writeFile(path, serializeSafetensors(tensors));
+    const key = await pointAtHugeRegion(path, (k) => k.startsWith('net.') && k.endsWith('.weight'));
+    const before = process.memoryUsage().rss;
+    const cfg = config({ prior: { ...priorSection, load_model_from: local(path), load_config_from: local(bundled('prior_config.json')) } }, dir);
+    const err = await DalleModelManager.load(cfg, { rt })
+      .then(async (m) => {
+        try {
+          await m.prior();
+        } finally {
+          await m.dispose();
+        }
+      })
+      .catch((e: Error) => e);
+    expect((err as Error).message).toMatch(new RegExp(`weight "${escapeRe(key)}" has shape \\[268435456\\], expected \\[`));
+    expect(process.memoryUsage().rss - before).toBeLessThan(512 * 2 ** 20);
+  });
 
   it('unexpected keys: an error with strict_loading, a warning without', async () => {
     const path = await decoderCopy({ 'stray.weight': { dtype: 'F32', shape: [2], data: new Float32Array(2) } });

@@ -31,7 +31,22 @@ export class Weights {
     private readonly tensors: Map<string, Tensor>,
     /** Where the weights came from, for error messages. */
     readonly source: string,
+    /** Shapes-only maps (see `shapesOnly`): the checkpoint's shapes; every tensor is one placeholder. */
+    private readonly declared?: ReadonlyMap<string, readonly number[]>,
   ) {}
+
+  /**
+   * A weight map of shapes only: `get` checks the requested shape against `shapes` (a checkpoint's,
+   * from its header) and returns a 1-element placeholder. Building a model over it reports missing,
+   * misshapen and unused weights by name before any tensor data is read, so a wrong checkpoint costs
+   * no reads. Dispose it afterwards; the model built over it must not be run.
+   */
+  static shapesOnly(rt: Runtime, shapes: Iterable<[string, readonly number[]]>, source: string): Weights {
+    const declared = new Map<string, readonly number[]>();
+    for (const [key, shape] of shapes) declared.set(key, [...shape]);
+    const placeholder = Tensor.from(rt, [0], [1]);
+    return new Weights(rt, new Map([...declared.keys()].map((k) => [k, placeholder])), source, declared);
+  }
 
   /** Uploads every (selected) tensor of a safetensors file, one tensor at a time. */
   static async fromSafetensors(rt: Runtime, path: string, opts: LoadOptions = {}): Promise<Weights> {
@@ -69,14 +84,16 @@ export class Weights {
   }
 
   shapeOf(key: string): readonly number[] {
-    return this.require(key).shape;
+    const t = this.require(key);
+    return this.declared?.get(key) ?? t.shape;
   }
 
   /** The weight `key`, checked against `shape` when given (-1 matches any size). */
   get(key: string, shape?: readonly number[]): Tensor {
     const t = this.require(key);
-    if (shape && (shape.length !== t.rank || shape.some((d, i) => d !== -1 && d !== t.shape[i]))) {
-      throw new WeightError(`${this.source}: weight "${key}" has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
+    const actual = this.declared?.get(key) ?? t.shape;
+    if (shape && (shape.length !== actual.length || shape.some((d, i) => d !== -1 && d !== actual[i]))) {
+      throw new WeightError(`${this.source}: weight "${key}" has shape ${shapeStr(actual)}, expected ${shapeStr(shape)}`);
     }
     this.used.add(key);
     return t;
@@ -108,12 +125,12 @@ export class Weights {
   /** Number of scalar parameters held. */
   paramCount(): number {
     let n = 0;
-    for (const t of this.tensors.values()) n += t.size;
+    for (const [k, t] of this.tensors) n += this.declared === undefined ? t.size : (this.declared.get(k) ?? []).reduce((a, b) => a * b, 1);
     return n;
   }
 
   dispose(): void {
-    for (const t of this.tensors.values()) t.dispose();
+    for (const t of new Set(this.tensors.values())) t.dispose();
     this.tensors.clear();
   }
 

@@ -284,6 +284,19 @@ const MALFORMED: [string, Uint8Array, RegExp][] = [
   ['__metadata__ non-string value', craft({ __metadata__: { ok: 'x', n: 1 } }),
     /__metadata__ value for key "n" must be a string, got number/],
   ['__metadata__ not an object', craft({ __metadata__: ['a'] }), /__metadata__ must be an object of strings, got array/],
+  // Hostile headers (issue 15): deep nesting used to overflow the stack while building the message.
+  ['deeply nested shape', craft(`{"w":{"dtype":"F32","shape":${'['.repeat(4000)}${']'.repeat(4000)},"data_offsets":[0,0]}}`),
+    /header JSON nests deeper than 8 levels at byte \d+/],
+  ['deeply nested offsets', craft(`{"w":{"dtype":"F32","shape":[],"data_offsets":${'['.repeat(4000)}${']'.repeat(4000)}}}`),
+    /nests deeper than 8 levels/],
+  ['duplicate tensor name', craft('{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', { dataBytes: 8 }),
+    /tensor "w": listed twice in the header/],
+  ['duplicate name spelled with an escape', craft('{"w":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"\\u0077":{"dtype":"F32","shape":[],"data_offsets":[4,8]}}', { dataBytes: 8 }),
+    /tensor "w": listed twice/],
+  ['too many tensors', craft(`{${Array.from({ length: 100_002 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',')}}`),
+    /header lists more than 100000 tensors/],
+  ['long bad shape (message stays short)', craft({ w: entry('F32', [...Array.from({ length: 100000 }, () => 1), -1], [0, 4]) }, { dataBytes: 4 }),
+    /shape \[1,1,.{0,120}\.\.\. has invalid dimension -1 at index 100000/],
 ];
 
 describe('malformed files are rejected', () => {

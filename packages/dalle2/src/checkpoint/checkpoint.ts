@@ -20,8 +20,11 @@ export interface PthLimits extends PickleLimits, TreeLimits {
 export const DEFAULT_PTH_LIMITS: Readonly<PthLimits> = {
   ...DEFAULT_PICKLE_LIMITS,
   maxDepth: 1000,
-  maxTensorBytes: 2 ** 36,
-  maxPickleBytes: 2 ** 30,
+  // A JS typed array holds at most 2^32 bytes here, so larger tensors could not be read anyway.
+  maxTensorBytes: 2 ** 32,
+  // Real data.pkl files are ~200 bytes per tensor (a few MB at most); an inflated or string-stuffed
+  // pickle beyond this is refused before it is held in memory.
+  maxPickleBytes: 2 ** 26,
   maxDirectoryBytes: 2 ** 28,
 };
 

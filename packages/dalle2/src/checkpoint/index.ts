@@ -13,4 +13,4 @@ export {
   type PthKey,
   type PthValue,
 } from './values.js';
-export { checkpointLayout, stateDict, toPlain, type PlainValue, type PthLayout } from './stateDict.js';
+export { checkpointLayout, stateDict, toPlain, type PlainValue, type PthLayout, type ToPlainOptions } from './stateDict.js';

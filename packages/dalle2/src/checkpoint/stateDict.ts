@@ -32,7 +32,7 @@ export function checkpointLayout(root: PthValue): PthLayout {
  * Tensors of a (nested) dict flattened to dotted names, in file order. Without `path` the
  * model part of a `{config, version, model}` checkpoint is used, else the whole object;
  * `path` (dotted, e.g. `model` or `ema.model`) selects a sub-object explicitly. Non-tensor
- * leaves are skipped.
+ * leaves are skipped; a container referenced twice contributes its tensors under its first path.
  */
 export function stateDict(obj: PthValue | PthCheckpoint, path?: string): Map<string, PthTensor> {
   const isCheckpoint = isPthCheckpoint(obj);
@@ -40,16 +40,18 @@ export function stateDict(obj: PthValue | PthCheckpoint, path?: string): Map<str
   const file = isCheckpoint ? obj.path : '<checkpoint>';
   const start = path === undefined ? checkpointLayout(root).model : lookup(root, path, file);
   const out = new Map<string, PthTensor>();
+  // Each container is walked once, under its first key path: a pickle can share sub-objects (the
+  // memo), and re-walking every reference is exponential in the nesting (a 1 KB file, ~2^40 paths).
+  // Once-only also stops cycles, though validated trees have none.
   const seen = new Set<object>();
   const walk = (x: PthValue, prefix: string): void => {
     if (x instanceof PthTensor) {
       if (out.has(prefix)) throw new PthError(file, 'two tensors flatten to the same name', { keyPath: prefix });
       out.set(prefix, x);
     } else if ((x instanceof Map || Array.isArray(x)) && !seen.has(x)) {
-      seen.add(x); // validated trees are acyclic; this only keeps shared sub-trees from being walked twice
+      seen.add(x);
       if (x instanceof Map) for (const [k, v] of x) walk(v, joinKey(prefix, String(k)));
       else x.forEach((v, i) => walk(v, joinKey(prefix, String(i))));
-      seen.delete(x);
     }
   };
   walk(start, '');
@@ -85,14 +87,44 @@ function lookup(root: PthValue, path: string, file: string): PthValue {
 /** JSON-friendly form of a value (e.g. a decoder `config`): Maps become objects, versions and dtypes strings, tensors `{dtype, shape}`. */
 export type PlainValue = null | boolean | number | string | PlainValue[] | { [key: string]: PlainValue };
 
-export function toPlain(value: PthValue): PlainValue {
-  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
-  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value instanceof PthVersion || value instanceof PthTorchDType) return value.toString();
-  if (value instanceof PthTensor) return { dtype: value.dtype, shape: [...value.shape] };
-  if (value instanceof Uint8Array) return Array.from(value);
-  if (Array.isArray(value)) return value.map(toPlain);
-  const out: { [key: string]: PlainValue } = {};
-  for (const [k, v] of value) out[String(k)] = toPlain(v);
-  return out;
+export interface ToPlainOptions {
+  /** File named in errors. */
+  file?: string;
+  /** Most values produced; shared sub-objects are copied at each use, so this bounds the expansion. */
+  maxValues?: number;
+}
+
+/** Enough for any real config (LAION's decoder config is a few hundred values; config files are bounded alike). */
+export const DEFAULT_MAX_PLAIN_VALUES = 100_000;
+
+/**
+ * Objects are built with a null prototype, so a `__proto__` key is an ordinary key. A value that
+ * expands past `maxValues` (sub-objects shared many times over) is a PthError, not a hang.
+ */
+export function toPlain(value: PthValue, opts: ToPlainOptions = {}): PlainValue {
+  const file = opts.file ?? '<checkpoint>';
+  const max = opts.maxValues ?? DEFAULT_MAX_PLAIN_VALUES;
+  let count = 0;
+  const spend = (n: number, path: string): void => {
+    count += n;
+    if (count > max) {
+      throw new PthError(file, `value expands to more than ${max} values (sub-objects shared many times over?)`, { keyPath: path || '<root>' });
+    }
+  };
+  const convert = (v: PthValue, path: string): PlainValue => {
+    spend(1, path);
+    if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return v;
+    if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    if (v instanceof PthVersion || v instanceof PthTorchDType) return v.toString();
+    if (v instanceof PthTensor) return { dtype: v.dtype, shape: [...v.shape] };
+    if (v instanceof Uint8Array) {
+      spend(v.length, path);
+      return Array.from(v);
+    }
+    if (Array.isArray(v)) return v.map((x, i) => convert(x, joinKey(path, String(i))));
+    const out = Object.create(null) as { [key: string]: PlainValue };
+    for (const [k, x] of v) out[String(k)] = convert(x, joinKey(path, String(k)));
+    return out;
+  };
+  return convert(value, '');
 }

@@ -17,9 +17,15 @@ export interface PickleLimits {
   maxStack: number;
   /** Most open MARKs (nesting depth of literal containers). */
   maxMarks: number;
+  /**
+   * Most values pushed in all (each new object, and each element a container gains, is one push).
+   * Bounds memory: a few bytes of EMPTY_DICT/APPEND opcodes each build a ~200-byte object.
+   */
+  maxItems: number;
 }
 
-export const DEFAULT_PICKLE_LIMITS: PickleLimits = { maxMemo: 1 << 22, maxStack: 1 << 22, maxMarks: 1000 };
+/** A real state dict pushes ~20 values per tensor; 2^20 covers ~50k tensors and bounds memory to ~200 MB. */
+export const DEFAULT_PICKLE_LIMITS: PickleLimits = { maxMemo: 1 << 20, maxStack: 1 << 20, maxMarks: 1000, maxItems: 1 << 20 };
 
 export interface PickleContext {
   /** File named in errors. */
@@ -40,11 +46,21 @@ export function unpickle(buf: Uint8Array, ctx: PickleContext): { value: Item; en
 
 const utf8 = new TextDecoder('utf-8');
 
+/** Decodes a string operand; V8's string length cap (~2^29 chars) becomes a fault, not a raw RangeError. */
+function text(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (err) {
+    throw new PickleFault(`string of ${bytes.length} bytes cannot be decoded (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
 class Unpickler {
   private readonly cur: Cursor;
   private readonly stack: Item[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, Item>();
+  private pushes = 0;
 
   constructor(
     buf: Uint8Array,
@@ -88,11 +104,11 @@ class Unpickler {
       case 0x8a: this.push(decodeLong(c.take(c.u8('LONG1 length'), 'LONG1'))); break;
       case 0x8b: this.push(decodeLong(c.take(this.longLength(c.i32('LONG4 length')), 'LONG4'))); break;
       case 0x47: this.push(c.f64be('BINFLOAT')); break;
-      case 0x8c: this.push(utf8.decode(c.take(c.u8('length'), 'SHORT_BINUNICODE'))); break;
-      case 0x58: this.push(utf8.decode(c.take(c.u32('length'), 'BINUNICODE'))); break;
-      case 0x8d: this.push(utf8.decode(c.take(c.u64('length'), 'BINUNICODE8'))); break;
-      case 0x55: this.push(utf8.decode(c.take(c.u8('length'), 'SHORT_BINSTRING'))); break;
-      case 0x54: this.push(utf8.decode(c.take(c.i32('length'), 'BINSTRING'))); break;
+      case 0x8c: this.push(text(c.take(c.u8('length'), 'SHORT_BINUNICODE'))); break;
+      case 0x58: this.push(text(c.take(c.u32('length'), 'BINUNICODE'))); break;
+      case 0x8d: this.push(text(c.take(c.u64('length'), 'BINUNICODE8'))); break;
+      case 0x55: this.push(text(c.take(c.u8('length'), 'SHORT_BINSTRING'))); break;
+      case 0x54: this.push(text(c.take(c.i32('length'), 'BINSTRING'))); break;
       case 0x43: this.push(c.take(c.u8('length'), 'SHORT_BINBYTES').slice()); break;
       case 0x42: this.push(c.take(c.u32('length'), 'BINBYTES').slice()); break;
       case 0x8e: this.push(c.take(c.u64('length'), 'BINBYTES8').slice()); break;
@@ -140,6 +156,9 @@ class Unpickler {
 
   private push(x: Item): void {
     if (this.stack.length >= this.ctx.limits.maxStack) throw new PickleFault(`stack exceeds ${this.ctx.limits.maxStack} items`);
+    if (++this.pushes > this.ctx.limits.maxItems) {
+      throw new PickleFault(`pickle builds more than ${this.ctx.limits.maxItems} values (limit maxItems; no real checkpoint needs that many)`);
+    }
     this.stack.push(x);
   }
 

@@ -15,6 +15,8 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
+  /** Where the next entry's local header (or the central directory) starts: this entry's bytes end before it. */
+  limit: number;
 }
 
 const EOCD_SIG = 0x06054b50;
@@ -43,8 +45,29 @@ export async function readZipDirectory(file: RandomAccessFile, maxDirectoryBytes
     throw new PthError(file.path, `zip declares ${loc.entries} entries in a ${loc.size}-byte central directory (corrupt zip)`);
   }
   const buf = await file.read(loc.offset, loc.size, 'zip central directory');
-  return parseDirectory(file.path, buf, loc.entries, file.size);
+  const dir = parseDirectory(file.path, buf, loc.entries, file.size);
+  setLimits(file.path, dir, loc.offset);
+  return dir;
 }
+
+/**
+ * Entries must not overlap: each (local header, name, data) ends before the next local header, the
+ * last before the central directory. Without this a crafted directory can point a tensor at the
+ * bytes of another entry.
+ */
+function setLimits(path: string, dir: Map<string, ZipEntry>, directoryOffset: number): void {
+  const sorted = [...dir.values()].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  sorted.forEach((e, i) => {
+    e.limit = i + 1 < sorted.length ? sorted[i + 1].localHeaderOffset : directoryOffset;
+    const minEnd = e.localHeaderOffset + LOCAL_FIXED + utf8Length(e.name) + e.compressedSize;
+    if (minEnd > e.limit) {
+      const next = i + 1 < sorted.length ? `entry "${sorted[i + 1].name}" at byte ${e.limit}` : `the central directory at byte ${e.limit}`;
+      throw new PthError(path, `zip entry "${e.name}" (header at byte ${e.localHeaderOffset}, ${e.compressedSize} bytes) overlaps ${next} (corrupt zip)`);
+    }
+  });
+}
+
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 
 /** Finds the end-of-central-directory record (and its zip64 twin when present). */
 async function locateDirectory(file: RandomAccessFile): Promise<DirectoryLocation> {
@@ -121,6 +144,7 @@ function parseDirectory(path: string, buf: Uint8Array, count: number, fileSize: 
       compressedSize: view.getUint32(p + 20, true),
       size: view.getUint32(p + 24, true),
       localHeaderOffset: view.getUint32(p + 42, true),
+      limit: fileSize,
     };
     applyZip64Extra(path, entry, new DataView(buf.buffer, buf.byteOffset + p + CDIR_FIXED + nameLen, extraLen));
     if (entry.localHeaderOffset + LOCAL_FIXED + entry.compressedSize > fileSize) {
@@ -159,16 +183,47 @@ function applyZip64Extra(path: string, entry: ZipEntry, extra: DataView): void {
   throw new PthError(path, `zip entry "${entry.name}" needs a zip64 extra field but has none`);
 }
 
-/** File offset of an entry's first data byte (the local header's extra field varies: torch pads it to align data). */
+/**
+ * File offset of an entry's first data byte (the local header's extra field varies: torch pads it to
+ * align data). The local header must agree with the central directory: same name and method, and the
+ * same sizes unless they are deferred to a data descriptor (flag bit 3, as torch writes) or to zip64.
+ */
 export async function entryDataOffset(file: RandomAccessFile, entry: ZipEntry): Promise<number> {
+  const fail = (detail: string): never => {
+    throw new PthError(file.path, `zip entry "${entry.name}": ${detail} (corrupt or crafted zip)`);
+  };
+  if (entry.localHeaderOffset + LOCAL_FIXED > entry.limit) fail(`local header at byte ${entry.localHeaderOffset} runs into the next entry`);
   const head = await file.read(entry.localHeaderOffset, LOCAL_FIXED, `zip local header of "${entry.name}"`);
-  const view = new DataView(head.buffer);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   if (view.getUint32(0, true) !== LOCAL_SIG) {
     throw new PthError(file.path, `zip entry "${entry.name}": bad local header signature at byte ${entry.localHeaderOffset}`);
   }
-  const start = entry.localHeaderOffset + LOCAL_FIXED + view.getUint16(26, true) + view.getUint16(28, true);
+  const flags = view.getUint16(6, true);
+  const method = view.getUint16(8, true);
+  const nameLen = view.getUint16(26, true);
+  if (entry.localHeaderOffset + LOCAL_FIXED + nameLen > entry.limit) fail('local header name runs into the next entry');
+  const nameBytes = await file.read(entry.localHeaderOffset + LOCAL_FIXED, nameLen, `zip local header of "${entry.name}"`);
+  const localName = new TextDecoder('utf-8').decode(nameBytes);
+  if (localName !== entry.name) fail(`local header names it ${JSON.stringify(localName)}`);
+  if (method !== entry.method) fail(`local header says compression method ${method}, central directory ${entry.method}`);
+  if ((flags & 8) === 0) {
+    const sizes: [string, number, number][] = [
+      ['compressed size', view.getUint32(18, true), entry.compressedSize],
+      ['size', view.getUint32(22, true), entry.size],
+    ];
+    for (const [what, local, central] of sizes) {
+      if (local !== 0xffffffff && local !== central) fail(`local header ${what} ${local} != central directory ${central}`);
+    }
+  }
+  if (entry.method === 0 && entry.size !== entry.compressedSize) {
+    fail(`stored (uncompressed) entry declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+  }
+  const start = entry.localHeaderOffset + LOCAL_FIXED + nameLen + view.getUint16(28, true);
   if (start + entry.compressedSize > file.size) {
     throw new PthError(file.path, `zip entry "${entry.name}" data [${start}, ${start + entry.compressedSize}) runs past the end of the file (truncated?)`);
+  }
+  if (start + entry.compressedSize > entry.limit) {
+    fail(`data [${start}, ${start + entry.compressedSize}) runs into the next entry at byte ${entry.limit}`);
   }
   return start;
 }

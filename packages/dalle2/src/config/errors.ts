@@ -5,6 +5,8 @@ import { allowedKeysAt } from './schema.js';
 import type { ConfigIssue } from './types.js';
 import { closestWord } from '../util/suggest.js';
 
+const MAX_LISTED = 50;
+
 /** Thrown for an invalid config; `issues` lists every problem found (not just the first). */
 export class ConfigError extends Error {
   readonly issues: readonly ConfigIssue[];
@@ -12,7 +14,10 @@ export class ConfigError extends Error {
 
   constructor(issues: readonly ConfigIssue[], source?: string) {
     const where = source ? ` ${source}` : '';
-    const lines = issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n');
+    // The full list stays in `issues`; the message shows the first ones (a hostile file can have 10^5).
+    const shown = issues.slice(0, MAX_LISTED).map((i) => `  - ${i.path}: ${i.message}`);
+    if (issues.length > MAX_LISTED) shown.push(`  - ... and ${issues.length - MAX_LISTED} more`);
+    const lines = shown.join('\n');
     super(`Invalid model load config${where} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines}`);
     this.name = 'ConfigError';
     this.issues = issues;
@@ -105,6 +110,12 @@ export function fromZodIssues(issues: readonly z.core.$ZodIssue[], raw: unknown)
       }
       case 'too_small':
         out.push({ path: at, message: sizeMessage(issue, found.value) });
+        break;
+      case 'too_big':
+        out.push({
+          path: at,
+          message: issue.origin === 'array' ? `must list at most ${String(issue.maximum)} entries` : `must be <= ${String(issue.maximum)}, got ${describeValue(found.value)}`,
+        });
         break;
       default:
         out.push({ path: at, message: found.missing ? 'required field is missing' : issue.message });

@@ -13,3 +13,4 @@ export type {
 } from './types.js';
 export { ConfigError } from './errors.js';
 export { loadModelLoadConfig, parseModelLoadConfig } from './load.js';
+export { CONFIG_JSON_BOUNDS, MAX_CONFIG_FILE_BYTES, jsonBoundsIssue, type JsonBounds } from './bounds.js';

@@ -1,7 +1,8 @@
 // Entry points: validate a ModelLoadConfig, then resolve relative local paths against the config file's
 // directory (so a config works from any cwd) and tag each FileSpec with its JSON path for later errors.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { MAX_CONFIG_FILE_BYTES, jsonBoundsIssue } from './bounds.js';
 import { ConfigError, fromZodIssues } from './errors.js';
 import { isHttpUrl, makeConfigSchema } from './schema.js';
 import { checkSemantics } from './semantics.js';
@@ -15,6 +16,9 @@ const schemas = { strict: makeConfigSchema(true), loose: makeConfigSchema(false)
  * `checksum_file_path`). Throws ConfigError listing every problem with its JSON path.
  */
 export function parseModelLoadConfig(json: unknown, source?: string, options: ParseOptions = {}): ModelLoadConfig {
+  // Bounds first: everything after this recurses over the document.
+  const tooBig = jsonBoundsIssue(json);
+  if (tooBig !== undefined) throw new ConfigError([tooBig], source);
   const schema = options.unknownKeys === 'ignore' ? schemas.loose : schemas.strict;
   const result = schema.safeParse(json);
   const issues = [...(result.success ? [] : fromZodIssues(result.error.issues, json)), ...checkSemantics(json)];
@@ -27,8 +31,13 @@ export function parseModelLoadConfig(json: unknown, source?: string, options: Pa
 export async function loadModelLoadConfig(path: string, options: ParseOptions = {}): Promise<ModelLoadConfig> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_CONFIG_FILE_BYTES) {
+      throw new ConfigError([{ path: '(file)', message: `config file is ${size} bytes (limit ${MAX_CONFIG_FILE_BYTES})` }], path);
+    }
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError([{ path: '(file)', message: `cannot read config file: ${(err as Error).message}` }], path);
   }
   let json: unknown;

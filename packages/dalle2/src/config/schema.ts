@@ -12,6 +12,13 @@ const withDefault = <T extends z.ZodType>(schema: T, fallback: z.output<T>) =>
 // The custom phrase keeps "expected an integer" for non-numbers too (zod reports those as "number").
 const positiveInt = z.int({ error: (iss) => (iss.code === 'invalid_type' ? 'expected an integer' : undefined) }).min(1);
 
+/**
+ * Highest unet number accepted. Upstream decoders have 1-4 unets; the bound keeps cross-field checks
+ * (which enumerate 1..N) small whatever number a config names.
+ */
+export const MAX_UNET_NUMBER = 64;
+const unetNumber = positiveInt.max(MAX_UNET_NUMBER);
+
 export function isHttpUrl(text: string): boolean {
   try {
     const url = new URL(text);
@@ -77,7 +84,7 @@ export function makeConfigSchema(strict: boolean): z.ZodType<ParsedConfig> {
   });
 
   const source = obj({
-    unet_numbers: z.array(positiveInt).min(1),
+    unet_numbers: z.array(unetNumber).min(1).max(MAX_UNET_NUMBER),
     load_model_from: file,
     load_config_from: opt(file),
     default_sample_timesteps: opt(z.array(positiveInt)),
@@ -87,10 +94,10 @@ export function makeConfigSchema(strict: boolean): z.ZodType<ParsedConfig> {
   const decoder = obj({
     unet_sources: z.array(source).min(1),
     // Upstream computes it; accepted so upstream dumps parse, and checked in semantics.ts.
-    final_unet_number: opt(positiveInt),
+    final_unet_number: opt(unetNumber),
   }).transform((d) => ({
     unet_sources: d.unet_sources,
-    final_unet_number: Math.max(...d.unet_sources.flatMap((s) => s.unet_numbers)),
+    final_unet_number: d.unet_sources.reduce((m, s) => s.unet_numbers.reduce((a, b) => Math.max(a, b), m), 0),
   }));
 
   const devices = z.union([z.string(), z.array(z.string())], {

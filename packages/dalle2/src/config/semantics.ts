@@ -1,12 +1,14 @@
 // Cross-field checks on the raw JSON: decoder unet sources must supply 1..N exactly once (upstream's
 // verify_unet_numbers_valid) and per-unet lists must have one entry per unet. They read the raw value
 // defensively so they still run when zod found unrelated problems elsewhere.
+import { MAX_UNET_NUMBER } from './schema.js';
 import type { ConfigIssue } from './types.js';
 
 type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-const isUnetNumber = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1;
+// Out-of-range numbers are the schema's to report; coverage is only checked over 1..MAX_UNET_NUMBER.
+const isUnetNumber = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_UNET_NUMBER;
 
 /** All checks; returns issues in source order. */
 export function checkSemantics(raw: unknown): ConfigIssue[] {
@@ -52,7 +54,8 @@ function checkUnetCoverage(sources: readonly unknown[], declaredFinal: unknown):
       issues.push({ path: `decoder.unet_sources[${i}].unet_numbers`, message: `unet ${n} is supplied twice (${also})` });
     }
   });
-  const final = Math.max(...owner.keys());
+  let final = 0;
+  for (const n of owner.keys()) final = Math.max(final, n);
   const missing = range(1, final).filter((n) => !owner.has(n));
   if (missing.length > 0) {
     const found = [...owner.keys()].sort((a, b) => a - b).join(', ');

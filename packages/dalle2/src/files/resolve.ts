@@ -2,7 +2,7 @@
 // checksum text beside them as `<name>.checksum` (dalle2-laion's layout, so the two can share a cache).
 import { mkdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import type { FileSpec } from '../config/types.js';
 import { checksumLocation, isHttpLocation, parseLfsPointer, readLocalChecksum } from './checksum.js';
 import { download, partialPath } from './download.js';
@@ -35,16 +35,22 @@ export function defaultCacheDir(): string {
   return join(tmpdir(), 'dalle2-ts-cache');
 }
 
-/** Cache file name: filename_override, else the URL's last path segment without query (as upstream). */
+/**
+ * Cache file name: filename_override, else the URL's last path segment without query (as upstream).
+ * Either must be a plain file name, so `<cache_dir>/<name>` always lies inside cache_dir: a URL ending
+ * in `/..` or `/.` would otherwise name cache_dir's parent or cache_dir itself.
+ */
 export function cacheFileName(file: FileSpec): string {
-  if (file.filename_override) return file.filename_override;
-  const name = file.path.split(/[?#]/)[0].split('/').pop() ?? '';
-  if (!name) {
-    throw new FileFetchError('invalid', labelled(file.origin, `cannot derive a file name from ${file.path}; set filename_override`), {
-      url: file.path,
-    });
+  const name = file.filename_override ?? file.path.split(/[?#]/)[0].split('/').pop() ?? '';
+  if (!isPlainFileName(name)) {
+    const what = file.filename_override !== undefined ? `filename_override ${JSON.stringify(name)} is not a plain file name` : `cannot derive a file name from ${file.path}`;
+    throw new FileFetchError('invalid', labelled(file.origin, `${what}; set filename_override to a plain file name`), { url: file.path });
   }
   return name;
+}
+
+function isPlainFileName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name) && basename(name) === name;
 }
 
 /** Local path of the file: checked to exist (local) or downloaded/cached and verified (url). */
@@ -91,6 +97,9 @@ async function resolveUrl(
   const dir = resolvePath(file.cache_dir ?? defaultCacheDir());
   await mkdir(dir, { recursive: true });
   const target = join(dir, cacheFileName(file));
+  if (dirname(target) !== dir) {
+    throw new FileFetchError('invalid', labelled(ctx.label, `cache file ${target} would lie outside cache_dir ${dir}`), { url: file.path });
+  }
   const checksumAt = checksumLocation(file, hfHosts);
   const cachedSize = await fileSize(target);
   if (cachedSize !== undefined) {

@@ -2,6 +2,7 @@
 // torchvision: decode (alpha dropped, as `Image.convert('RGB')`), center crop to a square
 // (`utils.center_crop_to_square`), resize (PIL LANCZOS), ToTensor ([0, 1] CHW) and ToPILImage
 // (`(x * 255).byte()`, truncating). PNG/JPEG coding goes through sharp.
+import { readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 /** 8-bit RGB pixels, row-major, 3 bytes per pixel (HWC). */
@@ -25,20 +26,76 @@ function checkImage(img: RgbImage, what: string): void {
   }
 }
 
+export interface DecodeOptions {
+  /** Most pixels (width x height, read from the header before decoding); default MAX_IMAGE_PIXELS. */
+  maxPixels?: number;
+}
+
+/** ~40 MP (e.g. 8000x5000): any camera photo, while one decode stays within a few hundred MB. */
+export const MAX_IMAGE_PIXELS = 40_000_000;
+/** Largest image file read. */
+export const MAX_IMAGE_FILE_BYTES = 128 * 2 ** 20;
+
 /**
- * Decodes an image file or buffer (PNG, JPEG, WebP, ... whatever sharp reads) to 8-bit RGB. Greyscale
- * is expanded to RGB; an alpha channel is dropped without compositing, as PIL's convert('RGB') does.
+ * Decodes a PNG, JPEG, WebP or GIF (first frame) file or buffer to 8-bit RGB. The format is told by
+ * content and anything else is refused: libvips would render e.g. an SVG saved as .png, and an SVG
+ * can pull neighbouring files into its pixels. The header's size is checked before decoding, so a
+ * small file cannot decode to gigabytes. Greyscale is expanded to RGB; an alpha channel is dropped
+ * without compositing, as PIL's convert('RGB') does.
  */
-export async function decodeImage(input: string | Uint8Array): Promise<RgbImage> {
+export async function decodeImage(input: string | Uint8Array, opts: DecodeOptions = {}): Promise<RgbImage> {
   const label = typeof input === 'string' ? input : `${input.length}-byte image`;
+  const maxPixels = opts.maxPixels ?? MAX_IMAGE_PIXELS;
+  const bytes = typeof input === 'string' ? await readImageFile(input) : input;
+  const format = sniffRaster(bytes);
+  if (format === undefined) {
+    throw new ImageError(`cannot read image ${label}: not a PNG, JPEG, WebP or GIF file by content (starts with ${describeHead(bytes)}); other formats such as SVG or TIFF are refused`);
+  }
   try {
-    const { data, info } = await sharp(input).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const options = { limitInputPixels: maxPixels, pages: 1 } as const;
+    // The header alone (no pixel limit yet), so the refusal below can say what was found.
+    const meta = await sharp(buf, { pages: 1, limitInputPixels: false }).metadata();
+    if (meta.format !== format) throw new ImageError(`cannot read image ${label}: content starts like ${format} but decodes as ${String(meta.format)}`);
+    const { width = 0, height = 0 } = meta;
+    if (width * height > maxPixels) {
+      throw new ImageError(`cannot read image ${label}: ${width}x${height} is ${width * height} pixels (limit ${maxPixels})`);
+    }
+    const { data, info } = await sharp(buf, options).toColourspace('srgb').removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new ImageError(`${label}: decoded to ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
   } catch (err) {
     if (err instanceof ImageError) throw err;
     throw new ImageError(`cannot read image ${label}: ${(err as Error).message}`);
   }
+}
+
+async function readImageFile(path: string): Promise<Uint8Array> {
+  try {
+    const { size } = await stat(path);
+    if (size > MAX_IMAGE_FILE_BYTES) throw new ImageError(`cannot read image ${path}: file is ${size} bytes (limit ${MAX_IMAGE_FILE_BYTES})`);
+    return await readFile(path);
+  } catch (err) {
+    if (err instanceof ImageError) throw err;
+    throw new ImageError(`cannot read image ${path}: ${(err as Error).message}`);
+  }
+}
+
+type RasterFormat = 'png' | 'jpeg' | 'webp' | 'gif';
+
+/** The raster format the bytes start with (magic numbers), or undefined. */
+export function sniffRaster(b: Uint8Array): RasterFormat | undefined {
+  const ascii = (at: number, text: string) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
+  if (b.length >= 8 && b[0] === 0x89 && ascii(1, 'PNG\r\n\x1a\n')) return 'png';
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'jpeg';
+  if (b.length >= 12 && ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
+  if (b.length >= 6 && (ascii(0, 'GIF87a') || ascii(0, 'GIF89a'))) return 'gif';
+  return undefined;
+}
+
+function describeHead(b: Uint8Array): string {
+  const head = [...b.subarray(0, 8)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+  return head === '' ? 'nothing (empty file)' : `bytes ${head}`;
 }
 
 /** Encodes 8-bit RGB as PNG. */

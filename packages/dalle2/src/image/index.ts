@@ -1,6 +1,7 @@
 // Host-side image helpers (sharp): decode/encode, center crop, resize, masks, tensor layout.
 export {
   ImageError,
+  MAX_IMAGE_PIXELS,
   centerCropToSquare,
   chwToImage,
   decodeImage,
@@ -10,6 +11,8 @@ export {
   maskFromImage,
   resizeImage,
   resizeMaskNearest,
+  sniffRaster,
+  type DecodeOptions,
   type RgbImage,
 } from './image.js';
 export { readPngText, withPngText } from './pngText.js';

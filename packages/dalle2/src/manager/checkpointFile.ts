@@ -2,9 +2,10 @@
 // bare state dict or LAION's `{config, version, model}`) and safetensors (format told by the file's
 // bytes, not its name). Tensors stay in the file until read; reads widen f16/bf16 to f32.
 import { open } from 'node:fs/promises';
-import { SafetensorsFile } from '@dalle2/tensor';
-import type { HostWeight } from '@dalle2/models';
+import { SafetensorsFile, type Runtime } from '@dalle2/tensor';
+import { Weights, type HostWeight } from '@dalle2/models';
 import { readPth, toPlain, type PlainValue, type PthCheckpoint, type PthTensor } from '../checkpoint/index.js';
+import { jsonBoundsIssue } from '../config/index.js';
 
 export type CheckpointFormat = 'pth-zip' | 'pth-legacy' | 'safetensors';
 
@@ -35,6 +36,13 @@ export class CheckpointFormatError extends Error {
   override name = 'CheckpointFormatError';
 }
 
+/** An embedded config, bounded in size and depth like a config file (its parsers recurse over it). */
+function boundedConfig(doc: PlainValue, path: string): PlainValue {
+  const issue = jsonBoundsIssue(doc);
+  if (issue !== undefined) throw new CheckpointFormatError(`${path}: embedded config: ${issue.path}: ${issue.message}`);
+  return doc;
+}
+
 /** Sniffs the first bytes: zip (`PK`), pickle protocol 2+ (0x80) or a safetensors header. */
 async function sniff(path: string): Promise<CheckpointFormat | undefined> {
   const fh = await open(path, 'r');
@@ -59,8 +67,22 @@ export async function openCheckpoint(path: string, label?: string): Promise<Chec
   if (format === undefined) {
     throw new CheckpointFormatError(`${where}${path} is neither a PyTorch checkpoint (.pth) nor a safetensors file`);
   }
-  if (format === 'safetensors') return new SafetensorsCheckpoint(await SafetensorsFile.open(path));
-  return PthCheckpointFile.create(await readPth(path));
+  if (format === 'safetensors') {
+    const st = await SafetensorsFile.open(path);
+    return closingOnError(st, () => new SafetensorsCheckpoint(st));
+  }
+  const ck = await readPth(path);
+  return closingOnError(ck, () => PthCheckpointFile.create(ck));
+}
+
+/** Wraps an opened file; if wrapping fails (e.g. a refused embedded config) the file is closed first. */
+async function closingOnError<T>(opened: { close(): Promise<void> }, wrap: () => T): Promise<T> {
+  try {
+    return wrap();
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
 }
 
 class SafetensorsCheckpoint implements CheckpointFile {
@@ -80,6 +102,7 @@ class SafetensorsCheckpoint implements CheckpointFile {
       } catch {
         this.config = undefined;
       }
+      if (this.config !== undefined) this.config = boundedConfig(this.config, file.path);
     }
   }
 
@@ -117,7 +140,7 @@ class PthCheckpointFile implements CheckpointFile {
   static create(ck: PthCheckpoint): PthCheckpointFile {
     const layout = ck.layout();
     const wrapped = layout.kind === 'wrapped';
-    const config = wrapped && layout.config !== undefined && layout.config !== null ? toPlain(layout.config) : undefined;
+    const config = wrapped && layout.config !== undefined && layout.config !== null ? boundedConfig(toPlain(layout.config, { file: ck.path }), ck.path) : undefined;
     const version = wrapped ? layout.version : undefined;
     return new PthCheckpointFile(ck, ck.stateDict(), config, version, wrapped);
   }
@@ -152,6 +175,21 @@ class PthCheckpointFile implements CheckpointFile {
 
   close(): Promise<void> {
     return this.ck.close();
+  }
+}
+
+/**
+ * Builds a model over the checkpoint's shapes alone (`Weights.shapesOnly`), so a checkpoint that does
+ * not fit the model (missing or misshapen weights) fails by weight name before any tensor data is read.
+ * `build` gets the shapes of the keys passing `select` and must only construct the model.
+ */
+export function checkShapesFirst(rt: Runtime, file: CheckpointFile, select: (key: string) => boolean, build: (w: Weights) => void): void {
+  const shapes = file.keys().filter(select).map((k): [string, readonly number[]] => [k, file.info(k).shape]);
+  const probe = Weights.shapesOnly(rt, shapes, file.path);
+  try {
+    build(probe);
+  } finally {
+    probe.dispose();
   }
 }
 

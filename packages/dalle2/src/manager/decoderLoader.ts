@@ -9,7 +9,7 @@ import { Unet, Weights, type UnetConfig } from '@dalle2/models';
 import { Decoder, parseDecoderConfig, type DecoderConfig } from '../pipelines/index.js';
 import type { DecoderLoadConfig, SingleDecoderLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
-import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
+import { checkShapesFirst, dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
 import { ModelLoadError, checkVersion, readJsonFile, reportUnexpected } from './priorLoader.js';
 
 /** One unet of the combined decoder and where it comes from. */
@@ -107,6 +107,7 @@ async function openSource(load: SingleDecoderLoadConfig, s: number, opts: Decode
 /** Reads unet `number` of a source and builds it (the caller owns the weights). */
 async function buildUnet(rt: Runtime, file: CheckpointFile, number: number, config: UnetConfig): Promise<{ unet: Unet; weights: Weights }> {
   const prefix = `unets.${number - 1}.`;
+  checkShapesFirst(rt, file, (k) => k.startsWith(prefix), (w) => void new Unet(w.scope(`unets.${number - 1}`), config));
   const host = await readTensors(file, (k) => (k.startsWith(prefix) ? k : undefined));
   const weights = Weights.fromHost(rt, host, file.path);
   try {

@@ -3,14 +3,14 @@
 // `net.*` keys build the network; `noise_scheduler.*` buffers are ignored (the schedule is computed
 // from the config in float64: an fp16 checkpoint's buffers are wrong); `clip.*` keys are left for the
 // CLIP loader (LAION's prior holds its CLIP), never an error.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Runtime } from '@dalle2/tensor';
 import { DiffusionPriorNetwork, Weights, parsePriorNetSection, type PriorNetConfig } from '@dalle2/models';
 import { parseDiffusionPriorConfig, type DiffusionPriorConfig } from '../pipelines/index.js';
 import { NoiseSchedule } from '@dalle2/sampler';
-import type { PriorLoadConfig } from '../config/index.js';
+import { MAX_CONFIG_FILE_BYTES, jsonBoundsIssue, type PriorLoadConfig } from '../config/index.js';
 import { resolveFile, type ResolveOptions } from '../files/index.js';
-import { dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
+import { checkShapesFirst, dtypeSummary, openCheckpoint, readTensors, type CheckpointFile } from './checkpointFile.js';
 
 export class ModelLoadError extends Error {
   override name = 'ModelLoadError';
@@ -56,15 +56,23 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 export async function readJsonFile(path: string, label: string): Promise<unknown> {
   let text: string;
   try {
+    const { size } = await stat(path);
+    if (size > MAX_CONFIG_FILE_BYTES) throw new ModelLoadError(`${label}: ${path} is ${size} bytes (limit ${MAX_CONFIG_FILE_BYTES} for a config file)`);
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof ModelLoadError) throw err;
     throw new ModelLoadError(`${label}: cannot read ${path}: ${(err as Error).message}`);
   }
+  let doc: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    doc = JSON.parse(text) as unknown;
   } catch (err) {
     throw new ModelLoadError(`${label}: ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  // Config parsers recurse over the document; bound it first.
+  const issue = jsonBoundsIssue(doc);
+  if (issue !== undefined) throw new ModelLoadError(`${label}: ${path}: ${issue.path}: ${issue.message}`);
+  return doc;
 }
 
 /** The checkpoint's own config, else `load_config_from`, else an error saying what to provide. */
@@ -116,6 +124,7 @@ export async function loadPrior(load: PriorLoadConfig, opts: PriorLoadOptions): 
     const ignorable = (k: string) => k.startsWith('noise_scheduler.') || k.startsWith('clip.');
     const unexpected = file.keys().filter((k) => !isNet(k) && !ignorable(k));
     reportUnexpected(unexpected, 'prior', file.path, opts);
+    checkShapesFirst(opts.rt, file, isNet, (w) => void new DiffusionPriorNetwork(w.scope('net'), netConfig));
     const host = await readTensors(file, (k) => (isNet(k) ? k : undefined));
     const weights = Weights.fromHost(opts.rt, host, file.path);
     let net: DiffusionPriorNetwork;

@@ -1,5 +1,6 @@
 import { bf16BitsToF32, f16BitsToF32 } from './halfFloat.js';
 import { SafetensorsError } from './errors.js';
+import { shortJson } from './jsonScan.js';
 
 export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'F64';
 
@@ -104,20 +105,20 @@ export function leToHostInPlace(bytes: Uint8Array, dtype: SafetensorsDType): voi
 /** Checks a shape: array of non-negative safe integers with a safe element count. */
 export function checkShape(shape: unknown, file: string, tensor: string): number[] {
   if (!Array.isArray(shape)) {
-    throw new SafetensorsError(file, `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`, { tensor });
+    throw new SafetensorsError(file, `shape must be an array of non-negative integers, got ${shortJson(shape)}`, { tensor });
   }
   shape.forEach((d: unknown, i) => {
     if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       throw new SafetensorsError(
         file,
-        `shape ${JSON.stringify(shape)} has invalid dimension ${JSON.stringify(d)} at index ${i} (must be a non-negative integer)`,
+        `shape ${shortJson(shape)} has invalid dimension ${shortJson(d)} at index ${i} (must be a non-negative integer)`,
         { tensor },
       );
     }
   });
   const dims = shape as number[];
   if (!Number.isSafeInteger(numElements(dims))) {
-    throw new SafetensorsError(file, `shape ${JSON.stringify(dims)} has too many elements`, { tensor });
+    throw new SafetensorsError(file, `shape ${shortJson(dims)} has too many elements`, { tensor });
   }
   return dims.slice();
 }

@@ -7,6 +7,7 @@ import {
   type SafetensorsDType,
 } from './dtypes.js';
 import { SafetensorsError, describeJson } from './errors.js';
+import { scanHeaderJson, shortJson } from './jsonScan.js';
 
 /** Bytes of the little-endian u64 header-length prefix. */
 export const HEADER_PREFIX_BYTES = 8;
@@ -110,6 +111,7 @@ function decodeJsonObject(json: Uint8Array, fileName: string): Record<string, un
   } catch (cause) {
     throw new SafetensorsError(fileName, 'header is not valid UTF-8', { cause });
   }
+  scanHeaderJson(text, fileName);
   let root: unknown;
   try {
     root = JSON.parse(text);
@@ -140,7 +142,7 @@ function parseEntry(
   const dtype = entry.dtype;
   if (dtype === undefined) return fail('missing dtype');
   if (!isSafetensorsDType(dtype)) {
-    return fail(`unknown dtype ${JSON.stringify(dtype)} (expected one of ${SAFETENSORS_DTYPES.join(', ')})`);
+    return fail(`unknown dtype ${shortJson(dtype)} (expected one of ${SAFETENSORS_DTYPES.join(', ')})`);
   }
   const shape = checkShape(entry.shape, file, name);
   const [begin, end] = checkOffsets(entry.data_offsets, fail);
@@ -148,7 +150,7 @@ function parseEntry(
   const size = DTYPE_SIZES[dtype];
   const offsets = `data_offsets [${begin}, ${end}]`;
   if (end - begin !== elements * size) {
-    const shapeText = JSON.stringify(shape);
+    const shapeText = shortJson(shape);
     fail(`${offsets} length ${end - begin} != ${elements} elements x ${size} bytes (${dtype}, shape ${shapeText})`);
   }
   if (end > dataLength) {
@@ -163,7 +165,7 @@ function checkOffsets(raw: unknown, fail: (detail: string) => never): [number, n
     raw.length === 2 &&
     raw.every((v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
   if (!ok) {
-    fail(`data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(raw)}`);
+    fail(`data_offsets must be [begin, end] with non-negative integers, got ${shortJson(raw)}`);
   }
   const [begin, end] = raw as [number, number];
   if (begin > end) fail(`data_offsets [${begin}, ${end}] has begin > end`);
