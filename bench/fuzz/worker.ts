@@ -1,11 +1,9 @@
 // Fuzz worker (a child process): loads each case file through the entry points the CLI uses and
 // reports how it ended. The parent enforces time and memory caps and restarts it after a kill.
-import { parseDecoderConfig, parseDiffusionPriorConfig } from '../../packages/models/src/index.js';
-import { loadModelLoadConfig, type FileSpec, type ModelLoadConfig } from '../../packages/dalle2/src/config/index.js';
-import { cacheFileName } from '../../packages/dalle2/src/files/resolve.js';
-import { centerCropToSquare, decodeImage, resizeImage } from '../../packages/dalle2/src/image/index.js';
-import { openCheckpoint } from '../../packages/dalle2/src/manager/checkpointFile.js';
-import { readJsonFile } from '../../packages/dalle2/src/manager/priorLoader.js';
+import {
+  cacheFileName, centerCropToSquare, decodeImage, loadModelLoadConfig, openCheckpoint, parseDecoderConfig, parseDiffusionPriorConfig, readJsonFile, resizeImage,
+  type FileSpec, type ModelLoadConfig,
+} from '@dalle2/dalle2';
 import type { Target } from './cases.js';
 
 export interface WorkerRequest {
