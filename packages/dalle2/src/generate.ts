@@ -13,6 +13,7 @@ import { DalleModelManager, type LoadProgress } from './manager/index.js';
 import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from './parameters.js';
 import { OptionError, checkPrompts, checkRequestAgainstConfig, resolvePlan, type PlanRequest } from './plan.js';
 import { BasicInference, type DecodedImage, type SamplingProgress } from './scripts/index.js';
+import { scriptPreview, type PreviewRequest } from './jobs/common.js';
 
 /** The model shipped in this package (`models/demo`, a tiny 32x32 coloured-shapes DALLE2). */
 export const DEFAULT_MODEL_CONFIG = fileURLToPath(new URL('../models/demo/model_config.json', import.meta.url));
@@ -71,6 +72,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Cut prompts longer than the prior's 256 tokens to their first 256 instead of failing. */
   truncate?: boolean;
+  /** Intermediate decoder images every few steps; image index = promptIndex * samples + sampleIndex. */
+  preview?: PreviewRequest;
   /** Warnings from loading and sampling; default console.warn. */
   warn?: (message: string) => void;
   /**
@@ -150,7 +153,10 @@ export async function generate(prompt: string | readonly string[], options: Gene
   try {
     const plan = await resolvePlan(manager, request, true);
     const model = { digest: configDigest(manager.config), config: typeof options.modelConfig === 'string' ? options.modelConfig : typeof configSource === 'string' ? configSource : undefined };
-    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate });
+    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate,
+      // the decoder's rows are the prior's embeddings, prompt-major, sample-minor: row e is output e
+      preview: scriptPreview(options.preview, (k) => k.input),
+    });
     const batch = options.batchSize;
     const out: GeneratedImage[] = [];
     const finish = async (d: DecodedImage, promptIndex: number, sampleIndex: number) => {

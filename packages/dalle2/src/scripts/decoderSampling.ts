@@ -27,7 +27,8 @@ export interface SampleDecoderArgs {
   inpaint?: { images: Tensor; masks: Tensor };
   /** RePaint resamples per step when inpainting (upstream default 5). */
   inpaintResampleTimes?: number;
-  onStep?: (e: DecoderStepEvent) => void;
+  /** Called after every network call; `next` (x after the step, [B, C, S, S] in [-1, 1]) lives only during the call. */
+  onStep?: (e: DecoderStepEvent, next: Tensor) => void | Promise<void>;
 }
 
 /** Decoder.sample: images [B, channels, H, W] in [0, 1] (caller disposes). */
@@ -46,6 +47,6 @@ export async function sampleDecoder(loaded: LoadedDecoder, args: SampleDecoderAr
     inpaintImage: args.inpaint?.images,
     inpaintMask: args.inpaint?.masks,
     inpaintResampleTimes: args.inpaint ? resample : undefined,
-    onStep: args.onStep ? (info) => args.onStep!({ unet: info.unet + 1, unets: n, step: info.call, steps: calls[info.unet] }) : undefined,
+    onStep: args.onStep ? (info) => args.onStep!({ unet: info.unet + 1, unets: n, step: info.call, steps: calls[info.unet] }, info.next) : undefined,
   });
 }

@@ -12,3 +12,4 @@ export { BasicInference, type BasicInferenceOptions, type PromptImages } from '.
 export { ImageVariation, type ImageVariationOptions } from './imageVariation.js';
 export { BasicInpainting, type BasicInpaintingOptions, type InpaintMask } from './basicInpainting.js';
 export { sampleDecoder, type SampleDecoderArgs, type DecoderStepEvent } from './decoderSampling.js';
+export { previewImages, wantsPreview, type DecoderPreview, type PreviewOptions } from './preview.js';
