@@ -12,3 +12,4 @@ export * from './jobs/index.js';
 export * from './plan.js';
 export * from './parameters.js';
 export * as cli from './cli/index.js';
+export * as server from './server/index.js';

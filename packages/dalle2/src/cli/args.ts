@@ -16,7 +16,7 @@ export class UsageError extends Error {
   }
 }
 
-export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'info', 'help', 'version'] as const;
+export const COMMANDS = ['dream', 'variation', 'inpaint', 'serve', 'test', 'info', 'help', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -45,6 +45,12 @@ export interface CliOptions {
   verbose: boolean;
   quiet: boolean;
   tune: boolean;
+  /** serve */
+  host?: string;
+  port?: number;
+  outputDir?: string;
+  maxQueue?: number;
+  previewEvery?: number;
 }
 
 type Raw = Map<string, string | boolean | string[]>;
@@ -169,7 +175,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const [cmd, ...rest] = all;
   if (cmd !== undefined && !(COMMANDS as readonly string[]).includes(cmd)) {
     const near = closest(cmd, COMMANDS);
-    throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''}`, 'commands: dream, variation, inpaint, test, info, help, version');
+    throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''}`, 'commands: dream, variation, inpaint, serve, test, info, help, version');
   }
   if (raw.get('help') || cmd === undefined || cmd === 'help') {
     const about = cmd === 'help' ? rest[0] : cmd;
@@ -204,6 +210,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
     verbose: b('verbose'),
     quiet: b('quiet'),
     tune: b('tune'),
+    host: s('host'),
+    port: int('port', s('port'), 0),
+    outputDir: s('output-dir'),
+    maxQueue: int('max-queue', s('max-queue'), 0),
+    previewEvery: int('preview-every', s('preview-every'), 0),
   };
 }
 

@@ -11,6 +11,7 @@ import { cliError } from './checks.js';
 import { VERSION } from './help.js';
 import { ProgressLine } from './output.js';
 import { dream, inpaint, variation, type Ctx } from './sampling.js';
+import { serve } from './serve.js';
 
 export interface CliIo {
   stdout: { write(s: string): boolean };
@@ -59,6 +60,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
         return await variation(ctx);
       case 'inpaint':
         return await inpaint(ctx);
+      case 'serve':
+        return await serve(ctx);
       case 'test':
         return await test(ctx);
       case 'info':
