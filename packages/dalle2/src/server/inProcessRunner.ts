@@ -35,6 +35,7 @@ export class InProcessRunner implements JobRunner {
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
   private running: Running | undefined;
   private closed = false;
+  private saving: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly store: JobStore,
@@ -60,8 +61,9 @@ export class InProcessRunner implements JobRunner {
     this.jobs.set(job.id, job);
     this.specs.set(job.id, spec);
     this.queue.push(job.id);
-    await this.save(job);
-    this.pump();
+    const saved = this.save(job);
+    this.pump(); // before awaiting: the queue check above and the push must see the same queue
+    await saved;
     return this.snapshot(job);
   }
 
@@ -134,8 +136,11 @@ export class InProcessRunner implements JobRunner {
     for (const id of this.queue) this.emit(id, { type: 'state', job: this.snapshot(this.jobs.get(id)!) });
   }
 
-  private async save(job: JobSnapshot): Promise<void> {
-    await this.store.saveJob(job).catch((e: Error) => (this.options.log ?? console.error)(`cannot save job ${job.id}: ${e.message}`));
+  /** Saves the job as it is now; saves run one after another, so the file ends with the latest state. */
+  private save(job: JobSnapshot): Promise<void> {
+    const copy = structuredClone(job);
+    this.saving = this.saving.then(() => this.store.saveJob(copy)).catch((e: Error) => (this.options.log ?? console.error)(`cannot save job ${job.id}: ${e.message}`));
+    return this.saving;
   }
 
   private async finish(job: JobSnapshot, state: 'done' | 'failed' | 'cancelled', error?: string): Promise<void> {
