@@ -40,6 +40,7 @@ export class MaskPainter {
     this.mask.width = size;
     this.mask.height = size;
     this.clear();
+    this.overlay.dataset.ready = 'true';
   }
 
   clear() {
