@@ -115,6 +115,7 @@ export class InProcessRunner implements JobRunner {
       running.ctl.abort(new Error('the server shut down'));
       await running.done;
     }
+    await this.saving;
   }
 
   private snapshot(job: JobSnapshot): JobSnapshot {
@@ -148,8 +149,8 @@ export class InProcessRunner implements JobRunner {
     job.finishedAt = new Date().toISOString();
     delete job.progress;
     if (error !== undefined) job.error = error;
-    await this.save(job);
     this.emit(job.id, { type: 'state', job: this.snapshot(job) });
+    await this.save(job);
   }
 
   /** Starts the next queued job when the GPU is free. */
@@ -171,8 +172,8 @@ export class InProcessRunner implements JobRunner {
   private async run(job: JobSnapshot, spec: JobSpec, signal: AbortSignal): Promise<void> {
     job.state = 'running';
     job.startedAt = new Date().toISOString();
-    await this.save(job);
     this.emit(job.id, { type: 'state', job: this.snapshot(job) });
+    await this.save(job);
     let tracker = new ProgressTracker(0);
     const throttle = new Throttle(100);
     try {
