@@ -165,4 +165,14 @@ describe.skipIf(process.env.DALLE2_SKIP_BROWSER === '1')('web page in Chromium',
     await page.click('#dream-submit');
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/^prompts: .*8/);
   });
+
+  it('dalle2 serve stops cleanly on SIGTERM while a job runs', async () => {
+    await page.fill('#dream-prompts', 'a red circle');
+    await setSettings('dream', { prior: 32, decoder: [64, 32] });
+    await submitJob('#dream-submit');
+    await newest().locator('.progress-text', { hasText: 'step' }).waitFor();
+    const exited = new Promise<number | null>((r) => serverProcess!.once('exit', (code) => r(code)));
+    serverProcess!.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
 });

@@ -73,7 +73,8 @@ export class InProcessRunner implements JobRunner {
   }
 
   async list(limit: number): Promise<JobSnapshot[]> {
-    const all = [...this.jobs.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    // newest first; jobs made in the same millisecond stay in submission order (reversed; the sort is stable)
+    const all = [...this.jobs.values()].reverse().sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
     return all.slice(0, limit).map((j) => this.snapshot(j));
   }
 
