@@ -50,14 +50,16 @@ for (const [i, [label]] of configs.entries()) {
   const per = n > 0 ? `, ${n} previews/run, ${((m - base) / n).toFixed(0)} ms each` : '';
   console.log(`${label.padEnd(34)} median ${m.toFixed(0)} ms (${times[i].map((t) => t.toFixed(0)).join(', ')}); ${i === 0 ? 'baseline' : `${m - base >= 0 ? '+' : ''}${(((m - base) / base) * 100).toFixed(1)}%`}${per}`);
 }
-// one preview's own cost, apart from the step pipeline: readback of a [4, 3, 32, 32] x_t, RGB, PNG data URLs
+// one preview's own cost, apart from the step pipeline: readback of x_t and the unet output
+// ([4, 3, 32, 32] each), predicted x_0 as RGB, PNG data URLs
 const x = Tensor.from(manager.rt, new Float32Array(4 * 3 * 32 * 32).map(() => Math.random() * 2 - 1), [4, 3, 32, 32]).keep();
 const keys = [0, 1, 2, 3].map((input) => ({ input, sample: 0 }));
+const decoder = (await manager.decoder()).decoder;
 const t0 = performance.now();
 for (let i = 0; i < 50; i++) {
-  for (const r of await previewImages(x, keys)) `data:image/png;base64,${(await encodePng(r.image)).toString('base64')}`;
+  for (const r of await previewImages(decoder, 1, { x, modelOutput: x, next: x, time: 10 }, keys)) `data:image/png;base64,${(await encodePng(r.image)).toString('base64')}`;
 }
-console.log(`one preview of 4 32x32 images (readback, RGB, PNG, base64): ${((performance.now() - t0) / 50).toFixed(1)} ms`);
+console.log(`one preview of 4 32x32 images (readbacks, x_0, RGB, PNG, base64): ${((performance.now() - t0) / 50).toFixed(1)} ms`);
 x.dispose();
 await s.close();
 await rm(dir, { recursive: true, force: true });

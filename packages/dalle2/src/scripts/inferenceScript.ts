@@ -301,12 +301,12 @@ export class InferenceScript {
           timesteps,
           noise,
           inpaint,
-          onStep: async (e, next) => {
+          onStep: async (e, tensors) => {
             this.checkAborted();
             this.options.onProgress?.({ stage: 'decoder', batch: bi, batches: batches.length, ...e });
             const preview = this.options.preview;
             if (preview && wantsPreview(e, preview.every)) {
-              await preview.onPreview({ ...e, batch: bi, batches: batches.length, images: await previewImages(next, keys) });
+              await preview.onPreview({ ...e, batch: bi, batches: batches.length, images: await previewImages(decoder.decoder, e.unet - 1, tensors, keys) });
             }
           },
         });

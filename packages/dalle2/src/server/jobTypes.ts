@@ -81,7 +81,7 @@ export interface JobPreviewEvent {
   unets: number;
   step: number;
   steps: number;
-  /** data:image/png URLs of the images being denoised, by output index. */
+  /** data:image/png URLs of the predicted images (x_0 estimates) being denoised, by output index. */
   images: { index: number; url: string }[];
 }
 
