@@ -84,6 +84,7 @@ describe('web API', () => {
     const vDone = await waitFinal(base, v.id);
     expect(vDone.state).toBe('done');
     expect(vDone.images.map((i) => i.parameters.kind)).toEqual(['variation', 'variation']);
+    expect(vDone.notes).toEqual(['note: upload is 40x32: center-cropped to 32x32']);
     expect(vDone.images[0].parameters.plan).toMatchObject({ decoderSteps: [2, 2], decoderCondScale: [1.5, 1] });
     expect(vDone.images[0].parameters.plan.priorSteps).toBeUndefined();
     const mask: RgbImage = { width: 32, height: 32, data: new Uint8Array(32 * 32 * 3) };

@@ -56,9 +56,10 @@ class JobCard {
     this.previews = el('div', { class: 'previews' });
     this.images = el('div', { class: 'images' });
     this.error = el('p', { class: 'job-error' });
+    this.notes = el('p', { class: 'job-notes' });
     const head = el('div', { class: 'job-head' }, el('strong', { text: job.kind }), ' ', this.state, ' ', this.cancel);
     this.root = el('article', { class: 'job', id: `job-${job.id}` }, head, el('p', { class: 'request', text: describe(job.request) }),
-      el('div', { class: 'progress' }, this.bar, ' ', this.progress), this.previews, this.images, this.error);
+      el('div', { class: 'progress' }, this.bar, ' ', this.progress), this.previews, this.images, this.notes, this.error);
     container.prepend(this.root);
     this.update(job);
   }
@@ -70,6 +71,7 @@ class JobCard {
     this.root.dataset.state = job.state;
     this.cancel.hidden = FINAL.has(job.state);
     this.error.textContent = job.error ?? '';
+    this.notes.textContent = (job.notes ?? []).join('\n');
     if (job.progress) this.setProgress(job.progress);
     if (FINAL.has(job.state)) {
       this.previews.replaceChildren();

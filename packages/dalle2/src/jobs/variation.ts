@@ -38,7 +38,12 @@ export async function variation(inputs: readonly VariationInput[], options: Vari
   const text = decoder.condOnText ? inputs.map((i, k) => i.text ?? (i.name ? stem(i.name) : `image ${k + 1}`)) : undefined;
   const req = jobPlanRequest(options);
   const plan = await resolvePlan(manager, { ...req, decoderCondScale: req.decoderCondScale ?? 1 }, false);
-  const images = inputs.map((i) => (options.centerCrop ? centerCropToSquare(i.image) : i.image));
+  const images = inputs.map((input, k) => {
+    if (!options.centerCrop) return input.image;
+    const img = centerCropToSquare(input.image);
+    if (img.width !== input.image.width || img.height !== input.image.height) warn(`note: ${input.name ?? `image ${k + 1}`} is ${input.image.width}x${input.image.height}: center-cropped to ${img.width}x${img.height}`);
+    return img;
+  });
   const out: SampledImage[] = [];
   const script = new ImageVariation(manager, {
     seed, verbose: options.verbose, log: options.log, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate,
