@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fresh-machine setup (Debian bookworm, run as root, idempotent):
 #  1. a Vulkan driver Dawn accepts (Mesa >= 25 lavapipe from bookworm-backports when no GPU driver is present);
-#  2. pnpm (pinned through package.json's packageManager) and the workspace install;
-#  3. build all packages;
-#  4. Debian packages the tests run against (redis-server).
+#  2. Debian's chromium, which the web UI's page test drives (playwright-core with executablePath);
+#  3. pnpm (pinned through package.json's packageManager) and the workspace install;
+#  4. build all packages;
+#  5. Debian packages the tests run against (redis-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +60,14 @@ install_vulkan() {
   log "installed Mesa $(mesa_major) lavapipe"
 }
 
+install_chromium() {
+  if command -v chromium >/dev/null; then log "chromium already installed"; return; fi
+  if ! command -v apt-get >/dev/null; then log "no apt-get: install chromium yourself (the web page test needs /usr/bin/chromium)"; return; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  log "installed $(chromium --version 2>/dev/null || echo chromium)"
+}
+
 install_node_deps() {
   local want
   want=$(node -p "require('./package.json').packageManager.split('@')[1]")
@@ -83,6 +92,7 @@ install_test_peers() {
 
 install_vulkan
 install_test_peers
+install_chromium
 install_node_deps
 pnpm -s build
 log "done"

@@ -11,8 +11,9 @@ import { loadModelLoadConfig, type ModelLoadConfig } from './config/index.js';
 import { encodePng } from './image/index.js';
 import { DalleModelManager, type LoadProgress } from './manager/index.js';
 import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from './parameters.js';
-import { OptionError, checkPrompts, checkRequestAgainstConfig, resolvePlan, type PlanRequest } from './plan.js';
+import { checkPrompts, checkRequestAgainstConfig, resolvePlan } from './plan.js';
 import { BasicInference, type DecodedImage, type SamplingProgress } from './scripts/index.js';
+import { batchOf, checkCounts, jobPlanRequest, scriptPreview, type PreviewRequest } from './jobs/common.js';
 
 /** The model shipped in this package (`models/demo`, a tiny 32x32 coloured-shapes DALLE2). */
 export const DEFAULT_MODEL_CONFIG = fileURLToPath(new URL('../models/demo/model_config.json', import.meta.url));
@@ -71,6 +72,8 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Cut prompts longer than the prior's 256 tokens to their first 256 instead of failing. */
   truncate?: boolean;
+  /** Intermediate decoder images every few steps; image index = promptIndex * samples + sampleIndex. */
+  preview?: PreviewRequest;
   /** Warnings from loading and sampling; default console.warn. */
   warn?: (message: string) => void;
   /**
@@ -96,35 +99,10 @@ export async function tuneAfterRun(rt: Runtime, log: (line: string) => void): Pr
   log(`tuning: measured ${results.length} shapes in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${changed} now use another kernel; saved to ${rt.tuning.file ?? 'memory (DALLE2_TUNING=0)'}`);
 }
 
-function perStage<T>(v: T | { prior?: unknown; decoder?: unknown } | undefined, stage: 'prior' | 'decoder'): unknown {
-  if (v === undefined || typeof v !== 'object' || Array.isArray(v)) return v;
-  return (v as Record<string, unknown>)[stage];
-}
-
-/** The per-stage request of generate()'s `steps` and `condScale` options. */
-function planRequest(options: GenerateOptions): PlanRequest {
-  const steps = options.steps;
-  const cond = options.condScale;
-  return {
-    priorSteps: typeof steps === 'number' ? steps : (perStage(steps, 'prior') as number | undefined),
-    decoderSteps: typeof steps === 'number' ? steps : (perStage(steps, 'decoder') as number | (number | undefined)[] | undefined),
-    priorCondScale: typeof cond === 'number' ? undefined : (perStage(cond, 'prior') as number | undefined),
-    decoderCondScale: typeof cond === 'number' ? cond : (perStage(cond, 'decoder') as number | number[] | undefined),
-  };
-}
-
 /** Checks prompts and options that need no model (throws OptionError). */
 function checkOptions(prompts: readonly string[], options: GenerateOptions): { samples: number; seed: number } {
   checkPrompts(prompts, options.truncate ?? false);
-  const samples = options.samples ?? 1;
-  if (!Number.isInteger(samples) || samples < 1) throw new OptionError('samples', `samples must be a positive integer, got ${samples}`);
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(seed + samples)) throw new OptionError('seed', `seed must be an integer in [0, 2^53 - samples], got ${seed}`);
-  const batch = options.batchSize;
-  for (const b of typeof batch === 'object' ? [batch.prior, batch.decoder] : [batch]) {
-    if (b !== undefined && (!Number.isInteger(b) || b < 1)) throw new OptionError('batchSize', `batch size must be a positive integer, got ${b}`);
-  }
-  return { samples, seed };
+  return checkCounts(options);
 }
 
 /**
@@ -134,7 +112,7 @@ function checkOptions(prompts: readonly string[], options: GenerateOptions): { s
 export async function generate(prompt: string | readonly string[], options: GenerateOptions = {}): Promise<GeneratedImage[]> {
   const prompts = typeof prompt === 'string' ? [prompt] : [...prompt];
   const { samples, seed } = checkOptions(prompts, options);
-  const request = planRequest(options);
+  const request = jobPlanRequest(options);
   const configSource = options.manager ? undefined : (options.modelConfig ?? DEFAULT_MODEL_CONFIG);
   if (configSource !== undefined) {
     const config = typeof configSource === 'string' ? await loadModelLoadConfig(configSource) : configSource;
@@ -150,8 +128,10 @@ export async function generate(prompt: string | readonly string[], options: Gene
   try {
     const plan = await resolvePlan(manager, request, true);
     const model = { digest: configDigest(manager.config), config: typeof options.modelConfig === 'string' ? options.modelConfig : typeof configSource === 'string' ? configSource : undefined };
-    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate });
-    const batch = options.batchSize;
+    const script = new BasicInference(manager, { seed, noise: options.noise, onProgress: options.onProgress, signal: options.signal, truncateText: options.truncate,
+      // the decoder's rows are the prior's embeddings, prompt-major, sample-minor: row e is output e
+      preview: scriptPreview(options.preview, (k) => k.input),
+    });
     const out: GeneratedImage[] = [];
     const finish = async (d: DecodedImage, promptIndex: number, sampleIndex: number) => {
       const parameters: GenerationParameters = {
@@ -170,8 +150,8 @@ export async function generate(prompt: string | readonly string[], options: Gene
       decoderCondScale: plan.decoderCondScale,
       priorTimesteps: plan.priorSteps,
       decoderTimesteps: plan.decoderSteps,
-      priorBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'prior') as number | undefined),
-      decoderBatchSize: typeof batch === 'number' ? batch : (perStage(batch, 'decoder') as number | undefined),
+      priorBatchSize: batchOf(options, 'prior'),
+      decoderBatchSize: batchOf(options, 'decoder'),
       onImage: (d, at) => finish(d, at.prompt, at.sample),
     });
     if (options.tune) await tuneAfterRun(manager.rt, options.warn ?? console.warn);

@@ -9,6 +9,8 @@ export * from './manager/index.js';
 export * from './scripts/index.js';
 export * from './image/index.js';
 export * from './generate.js';
+export * from './jobs/index.js';
 export * from './plan.js';
 export * from './parameters.js';
 export * as cli from './cli/index.js';
+export * as server from './server/index.js';

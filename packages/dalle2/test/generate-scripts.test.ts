@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Runtime } from '@dalle2/tensor';
 import { testRuntime } from '@dalle2/tensor/testing';
-import { DEFAULT_MODEL_CONFIG } from '../src/generate.js';
+import { DEFAULT_MODEL_CONFIG, generate } from '../src/generate.js';
+import type { ImagePreview } from '../src/jobs/index.js';
 import { DalleModelManager } from '../src/manager/index.js';
 import { BasicInference, ImageVariation, InferenceScript, repeatAndBatch, type SamplingProgress } from '../src/scripts/index.js';
 
@@ -88,6 +89,31 @@ describe('scripts on the bundled model', () => {
       expect(m.isResident('decoder')).toBe(false);
     } finally {
       await m.dispose();
+    }
+  });
+});
+
+describe('decoder previews', () => {
+  it('come every N steps per unet (never at the very end), indexed like the results, showing the predicted image', async () => {
+    const previews: ImagePreview[] = [];
+    const images = await generate(['a red circle on a white background', 'a blue square'], {
+      manager, seed: 3, samples: 2, steps: { prior: 2, decoder: [8, 4] }, batchSize: { decoder: 3 },
+      preview: { every: 2, onPreview: (p) => void previews.push(p) },
+    });
+    // unet 1: steps 1, 3, 5, 7; unet 2: step 1 (step 3 is the last: the image itself follows); per decoder batch (3 + 1 rows)
+    expect(previews.map((p) => `${p.unet}:${p.step}:${p.images.map((i) => i.index).join(',')}`)).toEqual([
+      ...[1, 3, 5, 7].map((s) => `1:${s}:0,1,2`), '2:1:0,1,2',
+      ...[1, 3, 5, 7].map((s) => `1:${s}:3`), '2:1:3',
+    ]);
+    expect(previews[0].images[0].image.width).toBe(16);
+    expect(previews[4].images[0].image.width).toBe(32);
+    // the predicted x_0 half-way through the upsampler is already close to the final image
+    for (const p of [previews[4], previews[9]]) {
+      for (const { index, image } of p.images) {
+        const final = images[index].rgb;
+        const mean = image.data.reduce((a, v, i) => a + Math.abs(v - final[i]), 0) / final.length;
+        expect(mean, `image ${index}`).toBeLessThan(25);
+      }
     }
   });
 });

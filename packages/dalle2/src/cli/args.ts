@@ -17,7 +17,7 @@ export class UsageError extends Error {
   }
 }
 
-export const COMMANDS = ['dream', 'variation', 'inpaint', 'test', 'info', 'worker', 'help', 'version'] as const;
+export const COMMANDS = ['dream', 'variation', 'inpaint', 'serve', 'worker', 'test', 'info', 'help', 'version'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 export interface CliOptions {
@@ -49,6 +49,12 @@ export interface CliOptions {
   verbose: boolean;
   quiet: boolean;
   tune: boolean;
+  /** serve */
+  host?: string;
+  port?: number;
+  outputDir?: string;
+  maxQueue?: number;
+  previewEvery?: number;
 }
 
 type Raw = Map<string, string | boolean | string[]>;
@@ -190,6 +196,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
     verbose: b('verbose'),
     quiet: b('quiet'),
     tune: b('tune'),
+    host: s('host'),
+    port: int('port', s('port'), 0),
+    outputDir: s('output-dir'),
+    maxQueue: int('max-queue', s('max-queue'), 0),
+    previewEvery: int('preview-every', s('preview-every'), 0),
   };
 }
 

@@ -15,6 +15,7 @@ const FLAGS: Record<string, string> = {
   prompt: 'prompt',
   samples: '--samples',
   seed: '--seed',
+  mask: '--mask',
   batchSize: '--batch-size',
 };
 

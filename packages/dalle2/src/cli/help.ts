@@ -1,5 +1,5 @@
 // The CLI's options (one table: parsing and help both read it) and its help texts.
-export type Command = 'dream' | 'variation' | 'inpaint' | 'test' | 'info' | 'worker' | 'help' | 'version';
+export type Command = 'dream' | 'variation' | 'inpaint' | 'serve' | 'worker' | 'test' | 'info' | 'help' | 'version';
 
 export interface OptionSpec {
   name: string;
@@ -14,7 +14,7 @@ export interface OptionSpec {
 }
 
 const SAMPLING: Command[] = ['dream', 'variation', 'inpaint'];
-const MODEL: Command[] = ['dream', 'variation', 'inpaint', 'test', 'worker'];
+const MODEL: Command[] = ['dream', 'variation', 'inpaint', 'serve', 'worker', 'test'];
 
 export const OPTIONS: readonly OptionSpec[] = [
   { name: 'model-config', kind: 'value', arg: '<path>', commands: MODEL, help: 'dalle2-laion ModelLoadConfig JSON (default: the bundled demo model)' },
@@ -39,8 +39,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'decoder-batch-size', kind: 'value', arg: '<n>', commands: SAMPLING, help: 'most images per decoder batch (default 10)' },
   { name: 'truncate', kind: 'flag', commands: ['dream', 'variation', 'inpaint'], help: 'cut prompts over 256 tokens to their first 256 (default: refuse them)' },
   { name: 'tune', kind: 'flag', commands: SAMPLING, help: 'afterwards, measure kernel choices for this run\'s shapes and save them for this GPU' },
-  { name: 'queue', kind: 'value', arg: '<redis://host:port[/db]>', commands: ['dream', 'worker'], help: 'BullMQ queue on Redis: dream sends its images to the workers (resumable); worker takes jobs from it' },
+  { name: 'queue', kind: 'value', arg: '<redis://host:port[/db]>', commands: ['dream', 'serve', 'worker'], help: 'BullMQ queue on Redis: dream and serve send jobs to the workers (dream: resumable); worker takes jobs from it' },
   { name: 'concurrency', kind: 'value', arg: '<n>', commands: ['worker'], help: 'jobs this worker runs at once (default 1)' },
+  { name: 'host', kind: 'value', arg: '<host>', commands: ['serve'], help: 'address to listen on (default 127.0.0.1; another address exposes the UI to the network, without authentication)' },
+  { name: 'port', kind: 'value', arg: '<n>', commands: ['serve'], help: 'port to listen on (default 7860; 0 picks a free one)' },
+  { name: 'output-dir', kind: 'value', arg: '<dir>', commands: ['serve'], help: 'where results and job history live (default ./output/web/)' },
+  { name: 'max-queue', kind: 'value', arg: '<n>', commands: ['serve'], help: 'most jobs waiting behind the running one; more get HTTP 429 (default 8)' },
+  { name: 'preview-every', kind: 'value', arg: '<n>', commands: ['serve'], help: 'decoder preview every n steps (default: about 8 per unet; 0: none)' },
   { name: 'verbose', short: 'v', kind: 'flag', commands: 'all', help: 'print what each stage does' },
   { name: 'quiet', short: 'q', kind: 'flag', commands: 'all', help: 'no progress bar or summary lines' },
   { name: 'help', short: 'h', kind: 'flag', commands: 'all', help: 'help for the command' },
@@ -58,6 +63,11 @@ const SYNOPSIS: Record<Command, { usage: string; about: string; notes?: string }
     usage: 'dalle2 inpaint --image a.png --mask m.png --prompt "..." [--image ... --mask ... --prompt ...]',
     about: 'regenerate the masked-out parts of images',
     notes: 'Image and mask are center-cropped to squares; mask pixels with red >= 128 keep the original.',
+  },
+  serve: {
+    usage: 'dalle2 serve [--model-config F] [--port P] [--host H] [--output-dir D]',
+    about: 'web UI and HTTP API (dream, variation, inpaint) on the loaded model',
+    notes: 'Loads the model once; open the printed URL. Ctrl-C stops taking jobs, cancels the running one and exits.',
   },
   test: { usage: 'dalle2 test [--model-config F]', about: 'load the model and report what was loaded' },
   worker: {

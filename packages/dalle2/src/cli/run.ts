@@ -12,6 +12,7 @@ import { VERSION } from './help.js';
 import { ProgressLine } from './output.js';
 import { worker } from './queueCommands.js';
 import { dream, inpaint, variation, type Ctx } from './sampling.js';
+import { serve } from './serve.js';
 
 export interface CliIo {
   stdout: { write(s: string): boolean };
@@ -60,6 +61,8 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
         return await variation(ctx);
       case 'inpaint':
         return await inpaint(ctx);
+      case 'serve':
+        return await serve(ctx);
       case 'test':
         return await test(ctx);
       case 'info':

@@ -4,11 +4,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { generate, tuneAfterRun } from '../generate.js';
-import { centerCropToSquare, decodeImage, encodePng, isImageFileName, maskFromImage, type RgbImage } from '../image/index.js';
+import { decodeImage, isImageFileName } from '../image/index.js';
+import { inpaint as runInpaint, inpaintInputs, variation as runVariation, type InpaintInput, type VariationInput } from '../jobs/index.js';
 import type { DalleModelManager } from '../manager/index.js';
-import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from '../parameters.js';
-import { resolvePlan, type SamplingPlan } from '../plan.js';
-import { BasicInpainting, ImageVariation, type DecodedImage } from '../scripts/index.js';
 import { UsageError, type CliOptions } from './args.js';
 import { checkAgainstConfig, checkOutputDir, planRequest, writeFileAtomic } from './checks.js';
 import { FileNamer, promptFileStem, readPromptFile, type ProgressLine } from './output.js';
@@ -71,13 +69,6 @@ async function loadWithAdapterLine(ctx: Ctx): Promise<DalleModelManager> {
   return manager;
 }
 
-function record(ctx: Ctx, manager: DalleModelManager, plan: SamplingPlan, kind: GenerationParameters['kind'], sample: number, extra: Partial<GenerationParameters>): GenerationParameters {
-  return {
-    kind, ...extra, seed: ctx.opts.seed + sample, runSeed: ctx.opts.seed, sample, plan,
-    model: { digest: configDigest(manager.config), config: ctx.modelConfig }, software: SOFTWARE,
-  };
-}
-
 function progressHook(ctx: Ctx) {
   return ctx.progress ? (p: Parameters<ProgressLine['update']>[0]) => ctx.progress!.update(p) : undefined;
 }
@@ -135,10 +126,6 @@ async function imageFiles(ctx: Ctx, args: readonly string[]): Promise<string[]> 
   return files;
 }
 
-async function pngOf(d: DecodedImage, p: GenerationParameters): Promise<Buffer> {
-  return pngWithParameters(await encodePng(d.image), p);
-}
-
 export async function variation(ctx: Ctx): Promise<number> {
   const o = ctx.opts;
   const files = await imageFiles(ctx, [...o.positionals, ...o.images]);
@@ -149,24 +136,19 @@ export async function variation(ctx: Ctx): Promise<number> {
   const dir = outputDir(ctx, './output/variations/');
   await checkOutputDir(dir);
   await checkAgainstConfig(ctx.modelConfig, o, o.texts.length > 0 ? o.texts : undefined);
-  const images: RgbImage[] = [];
-  for (const f of files) images.push(await decodeImage(f)); // one at a time: inputs may be large
+  const inputs: VariationInput[] = [];
+  for (const [i, f] of files.entries()) {
+    // one at a time: inputs may be large
+    inputs.push({ image: await decodeImage(f), name: f, text: o.texts.length === 0 ? undefined : (o.texts[i] ?? o.texts[0]) });
+  }
   const manager = await loadWithAdapterLine(ctx);
   try {
-    const decoder = await manager.decoder();
-    if (o.texts.length > 0 && !decoder.condOnText) ctx.err('note: --text is ignored: this decoder is not conditioned on text');
-    const text = !decoder.condOnText ? undefined : o.texts.length === 0 ? files.map((f) => basename(f, extname(f))) : o.texts.length === 1 ? files.map(() => o.texts[0]) : o.texts;
-    // upstream's ImageVariation guides every unet with 1.0 unless told otherwise
-    const plan = await resolvePlan(manager, { ...planRequest(o), decoderCondScale: o.condScale ?? 1 }, false);
+    const req = planRequest(o);
     const stems = files.map((f) => promptFileStem(basename(f, extname(f))));
     return await sampling(ctx, dir, files.length * o.samples, manager, async (sink) => {
-      const script = new ImageVariation(manager, { seed: o.seed, verbose: o.verbose, log: ctx.err, onProgress: progressHook(ctx), signal: ctx.io.signal, truncateText: o.truncate });
-      await script.run(images, {
-        text, condScale: plan.decoderCondScale, sampleCount: o.samples, batchSize: o.decoderBatchSize ?? o.batchSize, timesteps: plan.decoderSteps,
-        onImage: async (d, at) => {
-          const p = record(ctx, manager, plan, 'variation', at.sample, { image: files[at.input], prompt: text?.[at.input] });
-          await sink.write(stems[at.input], at.sample, await pngOf(d, p));
-        },
+      await runVariation(inputs, {
+        ...jobOptions(ctx, manager), steps: { decoder: req.decoderSteps }, condScale: { decoder: req.decoderCondScale },
+        onImage: (im) => sink.write(stems[im.input], im.sampleIndex, im.png),
       });
     });
   } finally {
@@ -174,24 +156,14 @@ export async function variation(ctx: Ctx): Promise<number> {
   }
 }
 
-/** Inpaint inputs: image and mask center-cropped to squares, with a note when that changes them. */
-async function inpaintInputs(ctx: Ctx, imagePaths: string[]): Promise<{ images: RgbImage[]; masks: { mask: Uint8Array; width: number; height: number }[] }> {
+/** Options every image job of the CLI passes to the library calls. */
+function jobOptions(ctx: Ctx, manager: DalleModelManager) {
   const o = ctx.opts;
-  const images: RgbImage[] = [];
-  const masks: { mask: Uint8Array; width: number; height: number }[] = [];
-  for (const [i, p] of imagePaths.entries()) {
-    const raw = await decodeImage(resolve(ctx.io.cwd, p));
-    // As upstream's app: both center-cropped to a square; the image's alpha is dropped.
-    const img = centerCropToSquare(raw);
-    if (img.width !== raw.width || img.height !== raw.height) ctx.err(`note: ${p} is ${raw.width}x${raw.height}: center-cropped to ${img.width}x${img.height}`);
-    const m = centerCropToSquare(await decodeImage(resolve(ctx.io.cwd, o.masks[i])));
-    if (m.width !== img.width) throw new UsageError(`--mask ${o.masks[i]}: ${m.width}x${m.height} after cropping, but the image is ${img.width}x${img.height}`);
-    const mask = maskFromImage(m);
-    if (mask.every((v) => v === 1)) throw new UsageError(`--mask ${o.masks[i]} keeps every pixel (red >= 128 everywhere): nothing to inpaint`);
-    images.push(img);
-    masks.push({ mask, width: m.width, height: m.height });
-  }
-  return { images, masks };
+  return {
+    manager, modelConfig: ctx.modelConfig, seed: o.seed, samples: o.samples,
+    batchSize: { prior: o.priorBatchSize ?? o.batchSize, decoder: o.decoderBatchSize ?? o.batchSize },
+    verbose: o.verbose, log: ctx.err, warn: ctx.err, onProgress: progressHook(ctx), signal: ctx.io.signal, truncate: o.truncate,
+  };
 }
 
 export async function inpaint(ctx: Ctx): Promise<number> {
@@ -204,29 +176,21 @@ export async function inpaint(ctx: Ctx): Promise<number> {
   const dir = outputDir(ctx, './output/inpaint/');
   await checkOutputDir(dir);
   await checkAgainstConfig(ctx.modelConfig, o, prompts);
-  const { images, masks } = await inpaintInputs(ctx, imagePaths);
+  const inputs: InpaintInput[] = [];
+  for (const [i, p] of imagePaths.entries()) {
+    const image = await decodeImage(resolve(ctx.io.cwd, p));
+    inputs.push({ image, mask: await decodeImage(resolve(ctx.io.cwd, o.masks[i])), prompt: prompts[i], name: p, maskName: o.masks[i] });
+  }
+  // the mask checks run before the model loads (inpaint() repeats them; they are cheap)
+  inpaintInputs(inputs, () => undefined);
   const manager = await loadWithAdapterLine(ctx);
   try {
-    const plan = await resolvePlan(manager, planRequest(o), true);
-    const size = (await manager.decoder()).config.imageSizes.at(-1)!;
-    images.forEach((img, i) => {
-      if (img.width !== size) ctx.err(`note: ${imagePaths[i]} is resized from ${img.width}x${img.height} to ${size}x${size}, the decoder's output size`);
-    });
+    const req = planRequest(o);
     const stems = imagePaths.map((f) => promptFileStem(basename(f, extname(f))));
     return await sampling(ctx, dir, imagePaths.length * o.samples, manager, async (sink) => {
-      const script = new BasicInpainting(manager, { seed: o.seed, verbose: o.verbose, log: ctx.err, onProgress: progressHook(ctx), signal: ctx.io.signal, truncateText: o.truncate });
-      await script.run(images, masks, prompts, {
-        sampleCount: o.samples,
-        decoderCondScale: plan.decoderCondScale,
-        priorCondScale: plan.priorCondScale,
-        priorBatchSize: o.priorBatchSize ?? o.batchSize,
-        decoderBatchSize: o.decoderBatchSize ?? o.batchSize,
-        priorTimesteps: plan.priorSteps,
-        decoderTimesteps: plan.decoderSteps,
-        onImage: async (d, at) => {
-          const p = record(ctx, manager, plan, 'inpaint', at.sample, { image: imagePaths[at.input], mask: o.masks[at.input], prompt: prompts[at.input] });
-          await sink.write(stems[at.input], at.sample, await pngOf(d, p));
-        },
+      await runInpaint(inputs, {
+        ...jobOptions(ctx, manager), steps: { prior: req.priorSteps, decoder: req.decoderSteps }, condScale: { prior: req.priorCondScale, decoder: req.decoderCondScale },
+        onImage: (im) => sink.write(stems[im.input], im.sampleIndex, im.png),
       });
     });
   } finally {

@@ -27,7 +27,17 @@ export interface SampleDecoderArgs {
   inpaint?: { images: Tensor; masks: Tensor };
   /** RePaint resamples per step when inpainting (upstream default 5). */
   inpaintResampleTimes?: number;
-  onStep?: (e: DecoderStepEvent) => void;
+  /** Called after every network call, with the step's tensors (alive only during the call). */
+  onStep?: (e: DecoderStepEvent, tensors: DecoderStepTensors) => void | Promise<void>;
+}
+
+/** A step's tensors: the unet input x_t, its output, and x after the step (all in the unets' [-1, 1]). */
+export interface DecoderStepTensors {
+  x: Tensor;
+  modelOutput: Tensor;
+  next: Tensor;
+  /** Timestep x was at. */
+  time: number;
 }
 
 /** Decoder.sample: images [B, channels, H, W] in [0, 1] (caller disposes). */
@@ -46,6 +56,6 @@ export async function sampleDecoder(loaded: LoadedDecoder, args: SampleDecoderAr
     inpaintImage: args.inpaint?.images,
     inpaintMask: args.inpaint?.masks,
     inpaintResampleTimes: args.inpaint ? resample : undefined,
-    onStep: args.onStep ? (info) => args.onStep!({ unet: info.unet + 1, unets: n, step: info.call, steps: calls[info.unet] }) : undefined,
+    onStep: args.onStep ? (info) => args.onStep!({ unet: info.unet + 1, unets: n, step: info.call, steps: calls[info.unet] }, { x: info.x, modelOutput: info.modelOutput, next: info.next, time: info.time }) : undefined,
   });
 }

@@ -11,4 +11,5 @@ export {
 export { BasicInference, type BasicInferenceOptions, type PromptImages } from './basicInference.js';
 export { ImageVariation, type ImageVariationOptions } from './imageVariation.js';
 export { BasicInpainting, type BasicInpaintingOptions, type InpaintMask } from './basicInpainting.js';
-export { sampleDecoder, type SampleDecoderArgs, type DecoderStepEvent } from './decoderSampling.js';
+export { sampleDecoder, type SampleDecoderArgs, type DecoderStepEvent, type DecoderStepTensors } from './decoderSampling.js';
+export { previewImages, wantsPreview, type DecoderPreview, type PreviewOptions } from './preview.js';

@@ -11,6 +11,7 @@ import type { ModelLoadConfig } from '../config/index.js';
 import { chwToImage, imageToChw, resizeImage, resizeMaskNearest, type RgbImage } from '../image/index.js';
 import { DalleModelManager, type ManagerOptions } from '../manager/index.js';
 import { sampleDecoder, type DecoderStepEvent } from './decoderSampling.js';
+import { previewImages, wantsPreview, type PreviewOptions } from './preview.js';
 
 /** One decoded image: 8-bit RGB plus the decoder's float output (CHW in [0, 1]). */
 export interface DecodedImage {
@@ -39,6 +40,8 @@ export interface ScriptOptions {
   truncateText?: boolean;
   /** Free the prior's GPU memory while the decoder runs and vice versa (reloaded from files on use). */
   lowMemory?: boolean;
+  /** Intermediate decoder images every few steps (off by default: each one is a GPU readback). */
+  preview?: PreviewOptions;
 }
 
 export interface SamplePriorOptions {
@@ -298,9 +301,13 @@ export class InferenceScript {
           timesteps,
           noise,
           inpaint,
-          onStep: (e) => {
+          onStep: async (e, tensors) => {
             this.checkAborted();
             this.options.onProgress?.({ stage: 'decoder', batch: bi, batches: batches.length, ...e });
+            const preview = this.options.preview;
+            if (preview && wantsPreview(e, preview.every)) {
+              await preview.onPreview({ ...e, batch: bi, batches: batches.length, images: await previewImages(decoder.decoder, e.unet - 1, tensors, keys) });
+            }
           },
         });
         const host = await images.toFloat32();
