@@ -2,7 +2,7 @@
 // (x_0 from x_t and its output: the noise-free estimate, far more telling than the noisy x_t) is read
 // back and mapped from the unets' [-1, 1] to 8-bit RGB. Opt-in, because each preview is a GPU readback
 // that stalls the step pipeline; N bounds the cost (a preview at most every N network calls).
-import type { Decoder } from '@dalle2/models';
+import type { Decoder } from '../pipelines/index.js';
 import { chwToImage, type RgbImage } from '../image/index.js';
 import type { DecoderStepEvent, DecoderStepTensors } from './decoderSampling.js';
 
