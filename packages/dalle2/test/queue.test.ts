@@ -19,6 +19,8 @@ import { QueueClient } from '../src/queue/client.js';
 import type { QueueJobResult, QueueProgress } from '../src/queue/protocol.js';
 import { parseRedisUrl } from '../src/queue/redisUrl.js';
 import { ModelMismatchError } from '../src/queue/registry.js';
+import type { JobEvent, JobSnapshot, ModelInfo } from '../src/server/index.js';
+import { api, readEvents, submit, waitFinal } from './helpers/api.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -138,12 +140,56 @@ describe('BullMQ scale-out', () => {
     expect(new Set(done).size).toBe(4);
   });
 
+  it('serve --queue: the web API runs jobs on the workers (model info, events, images, queue positions, cancel)', { timeout: SLOW }, async () => {
+    const server = cli(['serve', '--queue', url, '--port', '0', '--output-dir', join(dir, 'web'), '-q']);
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /dalle2 web UI: (http:\/\/[^/\s]+)\//.exec(out);
+          if (m) resolve(m[1]);
+        });
+        server.on('close', (code) => reject(new Error(`serve exited ${code}`)));
+      });
+      const model = await api<ModelInfo>(base, '/api/model');
+      expect(model.body.decoder.unets.map((u) => [u.number, u.imageSize, u.defaultSteps])).toEqual([[1, 16, 32], [2, 32, 16]]);
+      expect(model.body.digest).toBe(digest);
+      const FAST = { prior: 2, decoder: [2, 2] };
+      const job = await submit(base, { kind: 'dream', prompts: ['a red circle on a white background'], samples: 2, seed: 5, steps: FAST });
+      const events = await readEvents(base, job.id);
+      const final = events.at(-1) as Extract<JobEvent, { type: 'state' }>;
+      expect(final.job.state).toBe('done');
+      expect(events.some((e) => e.type === 'progress')).toBe(true);
+      expect(final.job.images.map((i) => [i.index, i.seed])).toEqual([[0, 5], [1, 6]]);
+      const local = await generate('a red circle on a white background', { manager, samples: 2, seed: 5, steps: { prior: 2, decoder: [2, 2] } });
+      for (const im of final.job.images) {
+        const r = await fetch(base + im.url);
+        const file = await decodeImage(Buffer.from(await r.arrayBuffer()));
+        expect(Buffer.from(file.data).equals(Buffer.from(local[im.index].rgb))).toBe(true);
+      }
+      // both workers busy with long jobs: the third waits with its place in the queue; cancel reaches all
+      const LONG = { prior: 2, decoder: [400, 200] };
+      const jobs = [];
+      for (let k = 0; k < 3; k++) jobs.push(await submit(base, { kind: 'dream', prompts: ['a blue square'], samples: 1, seed: k, steps: LONG }));
+      await until('two jobs running and one waiting', async () => {
+        const states = await Promise.all(jobs.map(async (j) => (await api<JobSnapshot>(base, `/api/jobs/${j.id}`)).body));
+        return states.filter((j) => j.state === 'running' && j.progress).length === 2 && states.some((j) => j.state === 'queued' && j.position === 1);
+      });
+      for (const j of jobs) expect((await api(base, `/api/jobs/${j.id}`, { method: 'DELETE' })).status).toBe(200);
+      for (const j of jobs) expect((await waitFinal(base, j.id, 20_000)).state).toBe('cancelled');
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((r) => server.on('close', r));
+    }
+  });
+
   it('a worker killed mid-job (SIGKILL): the job completes on the other worker', { timeout: SLOW }, async () => {
     const { client } = await openClient();
     try {
       let started = false;
       const result = new Promise<QueueJobResult>((resolve, reject) => {
-        void client.submit({ kind: 'dream', prompts: ['a green triangle on a black background'], samples: 1, seed: 9, steps: { prior: 2, decoder: [40, 20] } }, {
+        void client.submit({ kind: 'dream', prompts: ['a green triangle on a black background'], samples: 1, seed: 9, steps: { prior: 2, decoder: [40, 20] }, condScale: {} }, {
           onProgress: (p: QueueProgress) => {
             if (p.type === 'progress') started = true;
           },
@@ -176,7 +222,7 @@ describe('BullMQ scale-out', () => {
       let steps = 0;
       const failed = new Promise<string>((resolve, reject) => {
         void client
-          .submit({ kind: 'dream', prompts: ['a white square on a red background'], samples: 1, seed: 1, steps: { prior: 2, decoder: [200, 100] } }, {
+          .submit({ kind: 'dream', prompts: ['a white square on a red background'], samples: 1, seed: 1, steps: { prior: 2, decoder: [200, 100] }, condScale: {} }, {
             onProgress: (p) => {
               if (p.type === 'progress') (started = true), steps++;
             },
@@ -232,7 +278,7 @@ describe('BullMQ scale-out', () => {
     await expect(openClient('0123456789abcdef')).rejects.toThrow(/runs model config digest [0-9a-f]{16}, but this side has 0123456789abcdef/);
     const { client } = await openClient();
     try {
-      const job = await client.queue.add('dream', { spec: { kind: 'dream', prompts: ['x'], samples: 1, seed: 0 }, configDigest: 'ffffffffffffffff' });
+      const job = await client.queue.add('dream', { spec: { kind: 'dream', prompts: ['x'], samples: 1, seed: 0, steps: {}, condScale: {} }, configDigest: 'ffffffffffffffff' });
       await until('the job to fail', async () => (await job.getState()) === 'failed');
       const failed = await client.queue.getJob(job.id!);
       expect(failed!.failedReason).toMatch(/model mismatch: the job was made for model config digest ffffffffffffffff, worker .* runs [0-9a-f]{16}/);

@@ -45,7 +45,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'port', kind: 'value', arg: '<n>', commands: ['serve'], help: 'port to listen on (default 7860; 0 picks a free one)' },
   { name: 'output-dir', kind: 'value', arg: '<dir>', commands: ['serve'], help: 'where results and job history live (default ./output/web/)' },
   { name: 'max-queue', kind: 'value', arg: '<n>', commands: ['serve'], help: 'most jobs waiting behind the running one; more get HTTP 429 (default 8)' },
-  { name: 'preview-every', kind: 'value', arg: '<n>', commands: ['serve'], help: 'decoder preview every n steps (default: about 8 per unet; 0: none)' },
+  { name: 'preview-every', kind: 'value', arg: '<n>', commands: ['serve', 'worker'], help: 'decoder preview every n steps (default: about 8 per unet; 0: none)' },
   { name: 'verbose', short: 'v', kind: 'flag', commands: 'all', help: 'print what each stage does' },
   { name: 'quiet', short: 'q', kind: 'flag', commands: 'all', help: 'no progress bar or summary lines' },
   { name: 'help', short: 'h', kind: 'flag', commands: 'all', help: 'help for the command' },

@@ -2,6 +2,7 @@
 // --queue URL` spreads a prompt list over all workers and writes the images here, resumably.
 import { loadModelLoadConfig } from '../config/index.js';
 import { configDigest } from '../parameters.js';
+import { perUnet } from '../plan.js';
 import { runBatch } from '../queue/batch.js';
 import { QueueClient } from '../queue/client.js';
 import { parseRedisUrl } from '../queue/redisUrl.js';
@@ -20,6 +21,13 @@ function queueUrl(ctx: Ctx): ReturnType<typeof parseRedisUrl> {
   }
 }
 
+/** A per-unet list from one value or a list (undefined stays undefined: the model's defaults). */
+function perUnetList(v: number | readonly (number | undefined)[] | undefined, unets: number): number[] | undefined {
+  if (v === undefined) return undefined;
+  const list = perUnet('decoder', v, unets);
+  return list.some((x) => x === undefined) ? undefined : (list as number[]);
+}
+
 /** Resolves when the signal aborts (SIGINT/SIGTERM). */
 function untilAborted(signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve) => {
@@ -36,6 +44,8 @@ export async function worker(ctx: Ctx): Promise<number> {
     const w = await QueueWorker.start({
       connection,
       manager,
+      modelConfig: ctx.modelConfig,
+      previewEvery: ctx.opts.previewEvery,
       concurrency: ctx.opts.concurrency ?? 1,
       lockDurationMs: Number(process.env.DALLE2_QUEUE_LOCK_MS) || undefined,
       log: ctx.opts.quiet ? undefined : (line) => ctx.err(line),
@@ -55,7 +65,9 @@ export async function dreamOverQueue(ctx: Ctx, prompts: string[], dir: string): 
   const { connection, display } = queueUrl(ctx);
   await checkOutputDir(dir);
   await checkAgainstConfig(ctx.modelConfig, o, prompts);
-  const digest = configDigest(await loadModelLoadConfig(ctx.modelConfig));
+  const config = await loadModelLoadConfig(ctx.modelConfig);
+  const digest = configDigest(config);
+  const unets = config.decoder?.final_unet_number ?? 0;
   const { client, workers } = await QueueClient.open({ connection, digest });
   try {
     if (workers.length === 0 && !o.quiet) ctx.err(`note: no worker is connected to ${display} yet; jobs wait until one starts`);
@@ -68,7 +80,11 @@ export async function dreamOverQueue(ctx: Ctx, prompts: string[], dir: string): 
     try {
       const r = await runBatch(
         client,
-        { prompts, samples: o.samples, seed: o.seed, steps: { prior: req.priorSteps, decoder: req.decoderSteps as number | number[] | undefined }, condScale: { prior: req.priorCondScale, decoder: req.decoderCondScale as number | number[] | undefined }, truncate: o.truncate, outputDir: dir, digest },
+        {
+          prompts, samples: o.samples, seed: o.seed, truncate: o.truncate, outputDir: dir, digest,
+          steps: { prior: req.priorSteps, decoder: perUnetList(req.decoderSteps, unets) },
+          condScale: { prior: req.priorCondScale, decoder: perUnetList(req.decoderCondScale, unets) },
+        },
         {
           onSkipped: (n) => {
             skipped = n;

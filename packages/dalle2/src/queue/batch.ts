@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { readPngText } from '../image/pngText.js';
 import { FileNamer, promptFileStem } from '../cli/output.js';
 import type { QueueClient } from './client.js';
-import type { DreamSpec, QueueJobResult } from './protocol.js';
+import type { JobSampling } from '../server/jobTypes.js';
+import type { QueueJobResult, WireSpec } from './protocol.js';
 
 export interface BatchItem {
   prompt: string;
@@ -21,8 +22,9 @@ export interface BatchOptions {
   prompts: readonly string[];
   samples: number;
   seed: number;
-  steps?: DreamSpec['steps'];
-  condScale?: DreamSpec['condScale'];
+  /** Per stage; decoder values one per unet (undefined: the model's defaults). */
+  steps: JobSampling['steps'];
+  condScale: JobSampling['condScale'];
   truncate?: boolean;
   outputDir: string;
   digest: string;
@@ -34,7 +36,7 @@ export function batchItems(o: BatchOptions): BatchItem[] {
   const items: BatchItem[] = [];
   for (const prompt of o.prompts) {
     for (let k = 0; k < o.samples; k++) {
-      const what = JSON.stringify([o.digest, prompt, o.seed + k, o.steps ?? null, o.condScale ?? null, o.truncate ?? false]);
+      const what = JSON.stringify([o.digest, prompt, o.seed + k, o.steps, o.condScale, o.truncate ?? false]);
       const jobId = `dream-${createHash('sha256').update(what).digest('hex').slice(0, 24)}`;
       items.push({ prompt, sample: k, file: join(o.outputDir, namer.name(promptFileStem(prompt), k)), jobId });
     }
@@ -79,7 +81,7 @@ export async function runBatch(client: QueueClient, o: BatchOptions, ev: BatchEv
     const submitAll = async () => {
       for (const it of todo) {
         if (signal?.aborted) return;
-        const spec: DreamSpec = { kind: 'dream', prompts: [it.prompt], samples: 1, seed: o.seed + it.sample, steps: o.steps, condScale: o.condScale, truncate: o.truncate };
+        const spec: WireSpec = { kind: 'dream', prompts: [it.prompt], samples: 1, seed: o.seed + it.sample, steps: o.steps, condScale: o.condScale, truncate: o.truncate };
         await client.submit(spec, {
           onCompleted: (r: QueueJobResult) => {
             const im = r.images[0];

@@ -1,7 +1,7 @@
 // The submitting side of the queue (the server with --queue, the batch CLI): add jobs made for this
 // model, follow their events, cancel them wherever they run, read queue positions.
 import { Job, Queue, QueueEvents } from 'bullmq';
-import { DEFAULT_QUEUE_NAME, queueKeys, type JobSpec, type QueueJobData, type QueueJobResult, type QueueProgress } from './protocol.js';
+import { DEFAULT_QUEUE_NAME, queueKeys, type QueueJobData, type QueueJobResult, type QueueProgress, type WireSpec } from './protocol.js';
 import type { RedisConnection } from './redisUrl.js';
 import { WorkerRegistry, type LiveWorker } from './registry.js';
 
@@ -77,7 +77,7 @@ export class QueueClient {
    * Adds a job (or finds the one already added under `jobId`, which makes a re-run resume) and follows
    * it. A job that already finished calls its handler at once; a failed one under that id is re-added.
    */
-  async submit(spec: JobSpec, handlers: JobHandlers, jobId?: string): Promise<string> {
+  async submit(spec: WireSpec, handlers: JobHandlers, jobId?: string): Promise<string> {
     const data: QueueJobData = { spec, configDigest: this.opts.digest };
     const ttl = this.opts.resultTtlSeconds ?? 86_400;
     const add = () =>

@@ -1,36 +1,42 @@
-// What travels through the queue: a job's spec and the model it was made for, its progress events and
-// its result (PNG bytes, base64, with the parameters). Workers return the images instead of writing
-// them: a worker on another machine cannot reach the server's output directory, and the server or the
-// batch CLI writes them atomically into its own (results stay in Redis until `resultTtlSeconds`).
-import type { GenerateProgress } from '../generate.js';
+// What travels through the queue: the web UI's job specs (uploads as base64), the model they were made
+// for, progress events and results (PNG bytes, base64, with their parameters). Workers return images
+// instead of writing them: a worker on another machine cannot reach the submitter's output directory;
+// the server or the batch CLI writes them into its own (results stay in Redis until a TTL).
 import type { GenerationParameters } from '../parameters.js';
+import type { SamplingProgress } from '../scripts/index.js';
+import type { JobPreviewEvent, JobSpec } from '../server/jobTypes.js';
 
 export const DEFAULT_QUEUE_NAME = 'dalle2';
 
-/** A text-to-image job (the batch CLI sends one per image, the server one per request). */
-export interface DreamSpec {
-  kind: 'dream';
-  prompts: string[];
-  samples: number;
-  seed: number;
-  steps?: { prior?: number; decoder?: number | number[] };
-  condScale?: { prior?: number; decoder?: number | number[] };
-  batchSize?: number;
-  truncate?: boolean;
+/** A JobSpec as JSON: uploaded image bytes as base64. */
+export type WireSpec =
+  | Extract<JobSpec, { kind: 'dream' }>
+  | (Omit<Extract<JobSpec, { kind: 'variation' }>, 'image'> & { image: string })
+  | (Omit<Extract<JobSpec, { kind: 'inpaint' }>, 'image' | 'mask'> & { image: string; mask: string });
+
+export function toWire(spec: JobSpec): WireSpec {
+  const b64 = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength).toString('base64');
+  if (spec.kind === 'variation') return { ...spec, image: b64(spec.image) };
+  if (spec.kind === 'inpaint') return { ...spec, image: b64(spec.image), mask: b64(spec.mask) };
+  return spec;
 }
 
-/** Any job a worker runs; the web UI's variation/inpaint specs join this union through the runner. */
-export type JobSpec = DreamSpec | { kind: string; [key: string]: unknown };
+export function fromWire(w: WireSpec): JobSpec {
+  const bytes = (s: string) => new Uint8Array(Buffer.from(s, 'base64'));
+  if (w.kind === 'variation') return { ...w, image: bytes(w.image) };
+  if (w.kind === 'inpaint') return { ...w, image: bytes(w.image), mask: bytes(w.mask) };
+  return w;
+}
 
-export interface QueueJobData<S extends JobSpec = JobSpec> {
-  spec: S;
+export interface QueueJobData {
+  spec: WireSpec;
   /** configDigest() of the model the submitter expects; a worker with another model refuses the job. */
   configDigest: string;
 }
 
 export interface QueueImage {
-  promptIndex: number;
-  sampleIndex: number;
+  /** Place in the job's output order (input or prompt * samples + sample). */
+  index: number;
   seed: number;
   /** PNG bytes, base64 (with the parameters in text chunks). */
   png: string;
@@ -39,21 +45,21 @@ export interface QueueImage {
 
 export interface QueueJobResult {
   images: QueueImage[];
-  /** The worker that ran it (host:pid), for logs. */
+  /** The worker that ran it (host:pid). */
   worker: string;
 }
 
-/** job.updateProgress payloads: sampling progress, a finished image (index into the result), a preview. */
+/** job.updateProgress payloads, relayed to the submitter's executor hooks. */
 export type QueueProgress =
-  | { type: 'progress'; progress: Exclude<GenerateProgress, { stage: 'load' }> }
+  | { type: 'start'; calls: number; worker: string }
+  | { type: 'progress'; progress: SamplingProgress }
+  | { type: 'preview'; preview: JobPreviewEvent }
   | { type: 'image'; image: QueueImage }
-  | { type: 'preview'; png: string; stage: string; step: number };
+  | { type: 'note'; message: string };
 
 /** Redis keys beside BullMQ's own (same prefix). */
 export function queueKeys(prefix: string, queue: string) {
   return {
-    /** configDigest of the model the workers run (set by each worker at start). */
-    model: `${prefix}:${queue}:dalle2-model`,
     /** Set (with a TTL) to cancel a job wherever it runs. */
     cancel: (jobId: string) => `${prefix}:${queue}:dalle2-cancel:${jobId}`,
   };

@@ -2,6 +2,7 @@
 // and submitters refuse to mix models: every process compares configDigest()s before taking or
 // sending work. Also the small Redis reads the queue layer needs (cancel keys).
 import { Queue } from 'bullmq';
+import type { ModelInfo } from '../server/modelInfo.js';
 import type { RedisConnection } from './redisUrl.js';
 
 const HEARTBEAT_MS = 5000;
@@ -12,6 +13,8 @@ export interface LiveWorker {
   id: string;
   digest: string;
   seen: number;
+  /** What the worker has loaded (what a server without a GPU shows as GET /api/model). */
+  model?: ModelInfo;
 }
 
 export class ModelMismatchError extends Error {
@@ -39,8 +42,8 @@ export class WorkerRegistry {
     const out: LiveWorker[] = [];
     for (const [id, v] of Object.entries(all)) {
       try {
-        const w = JSON.parse(v) as { digest: string; seen: number };
-        if (now - w.seen < LIVE_MS) out.push({ id, digest: w.digest, seen: w.seen });
+        const w = JSON.parse(v) as { digest: string; seen: number; model?: ModelInfo };
+        if (now - w.seen < LIVE_MS) out.push({ id, digest: w.digest, seen: w.seen, model: w.model });
       } catch {
         // a foreign entry: not one of ours
       }
@@ -61,10 +64,10 @@ export class WorkerRegistry {
   }
 
   /** Joins as a worker (after the model check) and keeps a heartbeat until leave(). */
-  async join(id: string, digest: string): Promise<void> {
+  async join(id: string, digest: string, model?: ModelInfo): Promise<void> {
     await this.check(digest, `this worker (${id})`);
     const client = await this.queue.client;
-    const beat = () => client.hset(this.key, { [id]: JSON.stringify({ digest, seen: Date.now() }) });
+    const beat = () => client.hset(this.key, { [id]: JSON.stringify({ digest, seen: Date.now(), model }) });
     await beat();
     this.beat = setInterval(() => void beat().catch(() => undefined), HEARTBEAT_MS);
     this.beat.unref();

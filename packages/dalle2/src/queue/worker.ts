@@ -1,58 +1,31 @@
-// `dalle2 worker`: a BullMQ worker that runs jobs on a model loaded once. Progress, finished images and
-// previews go out through job.updateProgress; the images are the job's return value. A cancel key set
-// by any process stops the job at its next step; a worker that dies leaves its job to BullMQ's stalled
-// detection, which hands it to another worker (at most `attempts` times).
+// `dalle2 worker`: a BullMQ worker that runs the web UI's jobs (and the batch CLI's) on a model loaded
+// once, with the same executor as the in-process server. Progress, previews and finished images go
+// out through job.updateProgress; the images are also the job's return value. A cancel key set by any
+// process stops the job at its next step; a worker that dies leaves its job to BullMQ's stalled-job
+// detection, which hands it to another worker (at most `attempts` tries in all).
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { generate, type GenerateProgress, type GeneratedImage } from '../generate.js';
 import type { DalleModelManager } from '../manager/index.js';
 import { configDigest } from '../parameters.js';
-import { DEFAULT_QUEUE_NAME, queueKeys, type DreamSpec, type JobSpec, type QueueImage, type QueueJobData, type QueueJobResult, type QueueProgress } from './protocol.js';
+import { inProcessExecutor, type JobExecutor } from '../server/executor.js';
+import { modelInfo } from '../server/modelInfo.js';
+import { DEFAULT_QUEUE_NAME, fromWire, queueKeys, type QueueImage, type QueueJobData, type QueueJobResult, type QueueProgress } from './protocol.js';
 import type { RedisConnection } from './redisUrl.js';
 import { WorkerRegistry } from './registry.js';
-
-/** What a worker does with one job's spec (the web UI's kinds plug in here). */
-export type JobExecutor = (
-  spec: JobSpec,
-  ctx: { manager: DalleModelManager; signal: AbortSignal; onProgress: (p: GenerateProgress) => void; onImage: (im: GeneratedImage) => Promise<void>; onPreview?: (png: Buffer, stage: string, step: number) => void },
-) => Promise<void>;
-
-/** Runs dream specs with generate(); other kinds need an executor that knows them. */
-export const dreamExecutor: JobExecutor = async (spec, ctx) => {
-  if (spec.kind !== 'dream') throw new UnrecoverableError(`this worker cannot run "${spec.kind}" jobs`);
-  const s = spec as DreamSpec;
-  await generate(s.prompts, {
-    manager: ctx.manager, seed: s.seed, samples: s.samples, steps: s.steps, condScale: s.condScale, batchSize: s.batchSize, truncate: s.truncate,
-    signal: ctx.signal, onProgress: ctx.onProgress, onImage: ctx.onImage,
-  });
-};
 
 export interface QueueWorkerOptions {
   connection: RedisConnection;
   manager: DalleModelManager;
+  /** Where the model config was read from (recorded in the PNGs, shown by servers). */
+  modelConfig: string;
   queueName?: string;
   prefix?: string;
   concurrency?: number;
-  execute?: JobExecutor;
+  /** Decoder previews every N steps (default about 8 per unet; 0: none). */
+  previewEvery?: number;
   /** Lock time; a dead worker's job is handed on after about this long (default 30 s). */
   lockDurationMs?: number;
   log?: (line: string) => void;
-}
-
-export function toQueueImage(im: GeneratedImage): QueueImage {
-  return { promptIndex: im.promptIndex, sampleIndex: im.sampleIndex, seed: im.seed, png: im.png.toString('base64'), parameters: im.parameters };
-}
-
-/** Sends at most ~5 progress updates a second per job (always the last step of a stage). */
-function throttledProgress(job: Job): (p: GenerateProgress) => void {
-  let last = 0;
-  return (p) => {
-    if (p.stage === 'load') return;
-    const now = Date.now();
-    if (p.step + 1 !== p.steps && now - last < 200) return;
-    last = now;
-    void job.updateProgress({ type: 'progress', progress: p } satisfies QueueProgress).catch(() => undefined);
-  };
 }
 
 export class QueueWorker {
@@ -60,6 +33,7 @@ export class QueueWorker {
   readonly digest: string;
   private readonly worker: Worker<QueueJobData, QueueJobResult>;
   private readonly registry: WorkerRegistry;
+  private readonly execute: JobExecutor;
   private readonly running = new Map<string, AbortController>();
   private poll: NodeJS.Timeout | undefined;
   private closing = false;
@@ -69,6 +43,7 @@ export class QueueWorker {
     const queueName = opts.queueName ?? DEFAULT_QUEUE_NAME;
     const prefix = opts.prefix ?? 'bull';
     const lockDuration = opts.lockDurationMs ?? 30_000;
+    this.execute = inProcessExecutor(opts.manager, { modelConfig: opts.modelConfig, previewEvery: opts.previewEvery });
     this.registry = new WorkerRegistry(opts.connection, prefix, queueName);
     this.worker = new Worker<QueueJobData, QueueJobResult>(queueName, (job, _token, signal) => this.process(job, signal), {
       connection: opts.connection,
@@ -82,11 +57,11 @@ export class QueueWorker {
     this.worker.on('completed', (job) => opts.log?.(`job ${job.id} done`));
   }
 
-  /** Registers with the queue (refusing a queue whose live workers run another model) and starts taking jobs. */
+  /** Registers (refusing a queue whose live workers run another model) and starts taking jobs. */
   static async start(opts: QueueWorkerOptions): Promise<QueueWorker> {
     const w = new QueueWorker(opts);
     try {
-      await w.registry.join(w.id, w.digest);
+      await w.registry.join(w.id, w.digest, await modelInfo(opts.manager, opts.modelConfig, 0));
     } catch (e) {
       await w.close();
       throw e;
@@ -99,8 +74,7 @@ export class QueueWorker {
 
   private async checkCancels(cancelKey: (id: string) => string): Promise<void> {
     for (const [id, ctl] of this.running) {
-      if (ctl.signal.aborted) continue;
-      if ((await this.registry.exists(cancelKey(id)).catch(() => false)) && !ctl.signal.aborted) ctl.abort(new Error(`job ${id} cancelled`));
+      if (!ctl.signal.aborted && (await this.registry.exists(cancelKey(id)).catch(() => false))) ctl.abort(new Error(`job ${id} cancelled`));
     }
   }
 
@@ -114,18 +88,27 @@ export class QueueWorker {
     signal?.addEventListener('abort', () => ctl.abort(signal.reason));
     this.running.set(id, ctl);
     const images: QueueImage[] = [];
+    const send = (p: QueueProgress) => job.updateProgress(p);
+    let lastProgress = 0;
     this.opts.log?.(`job ${id}: ${spec.kind} (attempt ${job.attemptsMade + 1})`);
     try {
-      await (this.opts.execute ?? dreamExecutor)(spec, {
-        manager: this.opts.manager,
+      await this.execute(fromWire(spec), {
         signal: ctl.signal,
-        onProgress: throttledProgress(job),
-        onImage: async (im) => {
-          const q = toQueueImage(im);
-          images.push(q);
-          await job.updateProgress({ type: 'image', image: q } satisfies QueueProgress);
+        onStart: (calls) => void send({ type: 'start', calls, worker: this.id }).catch(() => undefined),
+        onProgress: (progress) => {
+          // at most ~10 a second (a Redis write each), always a stage's last step
+          const now = Date.now();
+          if (progress.step + 1 !== progress.steps && now - lastProgress < 100) return;
+          lastProgress = now;
+          void send({ type: 'progress', progress }).catch(() => undefined);
         },
-        onPreview: (png, stage, step) => void job.updateProgress({ type: 'preview', png: png.toString('base64'), stage, step } satisfies QueueProgress).catch(() => undefined),
+        onPreview: (preview) => void send({ type: 'preview', preview }).catch(() => undefined),
+        onImage: async (im) => {
+          const q: QueueImage = { index: im.index, seed: im.seed, png: im.png.toString('base64'), parameters: im.parameters };
+          images.push(q);
+          await send({ type: 'image', image: q });
+        },
+        note: (message) => void send({ type: 'note', message }).catch(() => undefined),
       });
     } catch (e) {
       // a cancelled job is never retried; one stopped by a shutdown goes back to another worker

@@ -17,8 +17,10 @@ const INPAINT_RESAMPLES = 5;
 
 export interface ExecutorHooks {
   signal: AbortSignal;
-  /** Network calls the job will make in all (for the fraction done and the ETA). */
+  /** Network calls the job will make in all (for the fraction done and the ETA); sampling starts. */
   onStart: (totalCalls: number) => void;
+  /** A remote executor's job waits in its queue at this 1-based place (until onStart). */
+  onQueued?: (position: number) => void;
   onProgress: (p: SamplingProgress) => void;
   onPreview: (p: JobPreviewEvent) => void;
   onImage: (image: { index: number; png: Buffer; seed: number; parameters: GenerationParameters }) => Promise<void>;
@@ -59,7 +61,7 @@ export function inProcessExecutor(manager: DalleModelManager, options: ExecutorO
     const every = options.previewEvery ?? Math.max(1, Math.ceil(maxDecoderSteps / 8));
     const common = {
       manager, modelConfig: options.modelConfig, seed: spec.seed, samples: spec.samples, steps: spec.steps, condScale: spec.condScale,
-      batchSize: { prior: PRIOR_BATCH, decoder: DECODER_BATCH }, signal: hooks.signal, onProgress: hooks.onProgress, warn: hooks.note,
+      batchSize: { prior: PRIOR_BATCH, decoder: DECODER_BATCH }, truncate: spec.truncate, signal: hooks.signal, onProgress: hooks.onProgress, warn: hooks.note,
       preview: every > 0 ? { every, onPreview: async (p: ImagePreview) => hooks.onPreview(await previewEvent(p)) } : undefined,
     };
     const onImage = (im: { index?: number; promptIndex?: number; sampleIndex: number; png: Buffer; seed: number; parameters: GenerationParameters }) =>

@@ -7,8 +7,13 @@ import { ProgressTracker, Throttle } from './progress.js';
 import type { JobStore } from './store.js';
 
 export interface InProcessRunnerOptions {
-  /** Most jobs waiting behind the running one (more are refused with QueueFullError). */
+  /** Most jobs waiting behind the running ones (more are refused with QueueFullError). */
   maxQueued: number;
+  /**
+   * Jobs handed to the executor at once (default 1: one GPU). A queue executor takes many: its workers
+   * schedule them, and it reports their place in that queue through onQueued.
+   */
+  maxRunning?: number;
   /** URL of an image file of a job (how the routes serve the output dir). */
   imageUrl: (id: string, index: number) => string;
   /** Where runner problems that reach no client go (failed saves); default console.error. */
@@ -33,7 +38,9 @@ export class InProcessRunner implements JobRunner {
   private readonly specs = new Map<string, JobSpec>();
   private readonly queue: string[] = [];
   private readonly listeners = new Map<string, Set<(e: JobEvent) => void>>();
-  private running: Running | undefined;
+  private readonly running = new Map<string, Running>();
+  /** Place in the executor's own queue (a remote queue) of jobs handed over but not started. */
+  private readonly remotePosition = new Map<string, number>();
   private closed = false;
   private saving: Promise<void> = Promise.resolve();
 
@@ -87,9 +94,9 @@ export class InProcessRunner implements JobRunner {
       this.specs.delete(id);
       await this.finish(job, 'cancelled');
       this.announcePositions();
-    } else if (this.running?.id === id && !job.cancelRequested) {
+    } else if (this.running.has(id) && !job.cancelRequested) {
       job.cancelRequested = true;
-      this.running.ctl.abort(new Error('cancelled'));
+      this.running.get(id)!.ctl.abort(new Error('cancelled'));
       this.emit(id, { type: 'state', job: this.snapshot(job) });
     }
     return this.snapshot(job);
@@ -111,17 +118,17 @@ export class InProcessRunner implements JobRunner {
       this.specs.delete(id);
       await this.finish(this.jobs.get(id)!, 'cancelled', 'the server shut down');
     }
-    const running = this.running;
-    if (running) {
-      running.ctl.abort(new Error('the server shut down'));
-      await running.done;
-    }
+    const running = [...this.running.values()];
+    for (const r of running) r.ctl.abort(new Error('the server shut down'));
+    await Promise.all(running.map((r) => r.done));
     await this.saving;
   }
 
   private snapshot(job: JobSnapshot): JobSnapshot {
     const at = this.queue.indexOf(job.id);
-    return structuredClone(at >= 0 ? { ...job, position: at + 1 } : job);
+    const remote = this.remotePosition.get(job.id);
+    // queued here: behind the local queue; handed over: its place in the executor's queue
+    return structuredClone(at >= 0 ? { ...job, position: at + 1 } : remote !== undefined ? { ...job, position: remote } : job);
   }
 
   private emit(id: string, e: JobEvent): void {
@@ -154,19 +161,21 @@ export class InProcessRunner implements JobRunner {
     await this.save(job);
   }
 
-  /** Starts the next queued job when the GPU is free. */
+  /** Starts queued jobs while fewer than maxRunning run. */
   private pump(): void {
-    if (this.running || this.closed) return;
-    const id = this.queue.shift();
-    if (id === undefined) return;
-    const ctl = new AbortController();
-    const running: Running = { id, ctl, done: Promise.resolve() };
-    this.running = running;
-    running.done = this.run(this.jobs.get(id)!, this.specs.get(id)!, ctl.signal).finally(() => {
-      this.specs.delete(id);
-      this.running = undefined;
-      this.pump();
-    });
+    while (!this.closed && this.running.size < (this.options.maxRunning ?? 1)) {
+      const id = this.queue.shift();
+      if (id === undefined) break;
+      const ctl = new AbortController();
+      const running: Running = { id, ctl, done: Promise.resolve() };
+      this.running.set(id, running);
+      running.done = this.run(this.jobs.get(id)!, this.specs.get(id)!, ctl.signal).finally(() => {
+        this.specs.delete(id);
+        this.running.delete(id);
+        this.remotePosition.delete(id);
+        this.pump();
+      });
+    }
     this.announcePositions();
   }
 
@@ -180,7 +189,19 @@ export class InProcessRunner implements JobRunner {
     try {
       await this.execute(spec, {
         signal,
-        onStart: (calls) => (tracker = new ProgressTracker(calls)),
+        onQueued: (position) => {
+          job.state = 'queued';
+          this.remotePosition.set(job.id, position);
+          this.emit(job.id, { type: 'state', job: this.snapshot(job) });
+        },
+        onStart: (calls) => {
+          tracker = new ProgressTracker(calls);
+          if (this.remotePosition.delete(job.id) || job.state !== 'running') {
+            job.state = 'running';
+            job.startedAt = new Date().toISOString();
+            this.emit(job.id, { type: 'state', job: this.snapshot(job) });
+          }
+        },
         onProgress: (p) => {
           job.progress = tracker.step(p);
           if (throttle.pass(p.step + 1 === p.steps)) this.emit(job.id, { type: 'progress', progress: job.progress });

@@ -12,6 +12,8 @@ export interface JobSampling {
   seed: number;
   steps: { prior?: number; decoder?: number[] };
   condScale: { prior?: number; decoder?: number[] };
+  /** Cut prompts over 256 tokens instead of refusing them (the batch CLI's --truncate). */
+  truncate?: boolean;
 }
 
 /**

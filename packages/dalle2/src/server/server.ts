@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { DalleModelManager } from '../manager/index.js';
-import { inProcessExecutor } from './executor.js';
+import { inProcessExecutor, type JobExecutor } from './executor.js';
 import { InProcessRunner } from './inProcessRunner.js';
 import type { JobRunner } from './jobTypes.js';
 import { LIMITS, modelInfo, type ModelInfo } from './modelInfo.js';
@@ -24,7 +24,8 @@ const PAGE_FILES: Record<string, string> = {
 const TYPES: Record<string, string> = { html: 'text/html', js: 'text/javascript', css: 'text/css' };
 
 export interface ServerOptions {
-  manager: DalleModelManager;
+  /** The loaded models (in-process jobs); optional when `executor` and `model` are given (a queue). */
+  manager?: DalleModelManager;
   /** Where the model config was read from (shown by /api/model, recorded in the PNGs). */
   modelConfig: string;
   /** Results and history (created when missing). */
@@ -36,8 +37,14 @@ export interface ServerOptions {
   maxQueued?: number;
   /** Decoder preview every N steps (default about 8 per unet; 0: none). */
   previewEvery?: number;
-  /** Another job runner (e.g. a distributed one); default in-process on `manager`. */
+  /** Another job runner; default the in-process runner over `executor`. */
   runner?: JobRunner;
+  /** What runs jobs (default: in-process on `manager`; `queueExecutor` sends them to BullMQ workers). */
+  executor?: JobExecutor;
+  /** Jobs handed to the executor at once (default 1; a queue executor takes many). */
+  maxRunning?: number;
+  /** What GET /api/model says (default: read off `manager`). */
+  model?: ModelInfo;
   log?: (line: string) => void;
 }
 
@@ -61,14 +68,12 @@ function errorReply(e: FastifyError | RequestError | Error): { status: number; b
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const maxQueued = o.maxQueued ?? 8;
   const store = new JobStore(o.outputDir);
-  const model = await modelInfo(o.manager, o.modelConfig, maxQueued);
+  if (!o.manager && !(o.executor && o.model)) throw new Error('startServer: give the loaded models, or an executor and the model info');
+  const model = o.model ? { ...o.model, queue: { maxQueued } } : await modelInfo(o.manager!, o.modelConfig, maxQueued);
+  const executor = o.executor ?? inProcessExecutor(o.manager!, { modelConfig: o.modelConfig, previewEvery: o.previewEvery });
   const runner =
     o.runner ??
-    (await InProcessRunner.open(store, inProcessExecutor(o.manager, { modelConfig: o.modelConfig, previewEvery: o.previewEvery }), {
-      maxQueued,
-      imageUrl: (id, index) => `/files/${id}/${index}.png`,
-      log: o.log,
-    }));
+    (await InProcessRunner.open(store, executor, { maxQueued, maxRunning: o.maxRunning, imageUrl: (id, index) => `/files/${id}/${index}.png`, log: o.log }));
   // two uploads in base64 plus the rest of the body
   const app = Fastify({ bodyLimit: Math.ceil((LIMITS.maxUploadBytes * 8) / 3) + 65536, logger: false });
   app.setErrorHandler((e0, _req, reply) => {
