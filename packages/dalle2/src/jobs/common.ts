@@ -1,11 +1,11 @@
 // What the three job kinds (dream, variation, inpaint) share: options, seeds and sample counts, the
 // per-image parameter record, and previews indexed by the image's place in the job's output order
 // (input-major, sample-minor), so a caller need not know how each script batches its rows.
-import type { RgbImage } from '../image/index.js';
+import { encodePng, type RgbImage } from '../image/index.js';
 import type { DalleModelManager } from '../manager/index.js';
-import { SOFTWARE, configDigest, type GenerationParameters } from '../parameters.js';
+import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from '../parameters.js';
 import { OptionError, type PlanRequest, type SamplingPlan } from '../plan.js';
-import type { PreviewOptions, SamplingProgress } from '../scripts/index.js';
+import type { DecodedImage, PreviewOptions, SamplingProgress } from '../scripts/index.js';
 
 /** One finished image of a variation or inpaint job. */
 export interface SampledImage {
@@ -117,5 +117,13 @@ export function scriptPreview(req: PreviewRequest | undefined, indexOf: (k: { in
   return {
     every: req.every,
     onPreview: (p) => req.onPreview({ unet: p.unet, unets: p.unets, step: p.step, steps: p.steps, images: p.images.map((r) => ({ index: indexOf(r), image: r.image })) }),
+  };
+}
+
+/** A decoded image as a job hands it out: its place, seed, parameters and the PNG carrying them. */
+export async function sampledImage(d: DecodedImage, at: { input: number; sample: number; samples: number; seed: number }, parameters: GenerationParameters): Promise<SampledImage> {
+  return {
+    index: at.input * at.samples + at.sample, input: at.input, sampleIndex: at.sample, seed: at.seed + at.sample, parameters,
+    width: d.image.width, height: d.image.height, png: pngWithParameters(await encodePng(d.image), parameters), rgb: d.image.data, pixels: d.pixels,
   };
 }

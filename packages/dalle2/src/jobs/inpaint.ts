@@ -1,11 +1,10 @@
 // inpaint(): dalle2-laion's BasicInpainting as a library call (CLI `inpaint` and the web UI's Inpaint
 // tab). Inputs are checked here, once: image and mask center-cropped to squares (as upstream's app),
 // the mask read from the red channel (>= 128 keeps the pixel), a mask that keeps everything refused.
-import { centerCropToSquare, encodePng, maskFromImage, type RgbImage } from '../image/index.js';
-import { pngWithParameters } from '../parameters.js';
+import { centerCropToSquare, maskFromImage, type RgbImage } from '../image/index.js';
 import { OptionError, checkPrompts, resolvePlan } from '../plan.js';
 import { BasicInpainting, type InpaintMask } from '../scripts/index.js';
-import { batchOf, checkCounts, imageParameters, jobPlanRequest, scriptPreview, type ImageJobOptions, type SampledImage } from './common.js';
+import { batchOf, checkCounts, imageParameters, jobPlanRequest, sampledImage, scriptPreview, type ImageJobOptions, type SampledImage } from './common.js';
 
 export interface InpaintInput {
   image: RgbImage;
@@ -63,10 +62,7 @@ export async function inpaint(inputs: readonly InpaintInput[], options: ImageJob
     onImage: async (d, at) => {
       const input = inputs[at.input];
       const parameters = imageParameters(manager, { kind: 'inpaint', plan, runSeed: seed, sample: at.sample, modelConfig: options.modelConfig }, { image: input.name, mask: input.maskName, prompt: input.prompt });
-      const image: SampledImage = {
-        index: at.input * samples + at.sample, input: at.input, sampleIndex: at.sample, seed: seed + at.sample, parameters,
-        width: d.image.width, height: d.image.height, png: pngWithParameters(await encodePng(d.image), parameters), rgb: d.image.data, pixels: d.pixels,
-      };
+      const image = await sampledImage(d, { input: at.input, sample: at.sample, samples, seed }, parameters);
       out.push(image);
       await options.onImage?.(image);
     },

@@ -1,11 +1,10 @@
 // variation(): dalle2-laion's ImageVariation as a library call (the CLI's `variation` command and the
 // web UI's Variation tab both run it): CLIP image embedding -> decoder, no prior. Upstream guides
 // every unet with 1.0 unless told otherwise (not the load config's scales).
-import { centerCropToSquare, encodePng, type RgbImage } from '../image/index.js';
-import { pngWithParameters } from '../parameters.js';
+import { centerCropToSquare, type RgbImage } from '../image/index.js';
 import { checkPrompts, resolvePlan } from '../plan.js';
 import { ImageVariation } from '../scripts/index.js';
-import { batchOf, checkCounts, imageParameters, jobPlanRequest, scriptPreview, type ImageJobOptions, type SampledImage } from './common.js';
+import { batchOf, checkCounts, imageParameters, jobPlanRequest, sampledImage, scriptPreview, type ImageJobOptions, type SampledImage } from './common.js';
 
 export interface VariationInput {
   image: RgbImage;
@@ -53,10 +52,7 @@ export async function variation(inputs: readonly VariationInput[], options: Vari
     text, condScale: plan.decoderCondScale, sampleCount: samples, batchSize: batchOf(options, 'decoder'), timesteps: plan.decoderSteps,
     onImage: async (d, at) => {
       const parameters = imageParameters(manager, { kind: 'variation', plan, runSeed: seed, sample: at.sample, modelConfig: options.modelConfig }, { image: inputs[at.input].name, prompt: text?.[at.input] });
-      const image: SampledImage = {
-        index: at.input * samples + at.sample, input: at.input, sampleIndex: at.sample, seed: seed + at.sample, parameters,
-        width: d.image.width, height: d.image.height, png: pngWithParameters(await encodePng(d.image), parameters), rgb: d.image.data, pixels: d.pixels,
-      };
+      const image = await sampledImage(d, { input: at.input, sample: at.sample, samples, seed }, parameters);
       out.push(image);
       await options.onImage?.(image);
     },
