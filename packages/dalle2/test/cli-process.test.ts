@@ -5,13 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { decodeImage, encodePng, type RgbImage } from '../src/image/index.js';
 import { readParameters } from '../src/parameters.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+/** tsx's loader by path: the processes run in temporary directories. */
+const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const SLOW = 300_000;
 
 interface Run {
@@ -25,9 +27,8 @@ interface Run {
 function dalle2(args: string[], cwd: string, onStart?: (pid: number) => void): Promise<Run> {
   const t0 = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=source', MAIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, INIT_CWD: cwd },
+    const child = spawn(process.execPath, ['--import', TSX, '--conditions=source', MAIN, ...args], {
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -157,15 +158,15 @@ describe('dalle2 process', () => {
     await writeFile(join(dir, 'half.png'), await encodePng(half));
     const v = await dalle2(['variation', 'pic.png', '--text', 'ignored words', '--steps', '2', '--output-path', 'var'], dir);
     expect(v.code, v.stderr).toBe(0);
-    expect(v.stderr).toMatch(/^adapter: .*\nnote: --text is ignored: this decoder is not conditioned on text\n1 image\(s\) in [\d.]+ s in .*var; GPU memory/);
+    expect(v.stderr).toMatch(/^adapter: .*\nnote: the text is ignored: this decoder is not conditioned on text\n1 image\(s\) in [\d.]+ s in .*var; GPU memory/);
     expect(readParameters(await readFile(join(dir, 'var', 'pic_0.png')))).toMatchObject({ kind: 'variation', seed: 0 });
     const keep = await dalle2(['inpaint', '--image', 'pic.png', '--mask', 'keep.png', '--prompt', 'x', '--output-path', 'inp'], dir);
     expect(keep.code).toBe(2);
-    expect(keep.stderr).toMatch(/--mask keep\.png keeps every pixel \(red >= 128 everywhere\): nothing to inpaint/);
+    expect(keep.stderr).toMatch(/--mask: keep\.png keeps every pixel \(red >= 128 everywhere\): nothing to inpaint/);
     expect(keep.stderr).not.toContain('adapter:');
     const inp = await dalle2(['inpaint', '--image', 'pic.png', '--mask', 'half.png', '--prompt', 'a blue square', '--steps', '2', '--output-path', 'inp'], dir);
     expect(inp.code, inp.stderr).toBe(0);
-    expect(inp.stderr).toMatch(/^note: pic\.png is 48x40: center-cropped to 40x40\nadapter: .*\nnote: pic\.png is resized from 40x40 to 32x32, the decoder's output size\n1 image\(s\) in/);
+    expect(inp.stderr).toMatch(/^adapter: .*\nnote: pic\.png is 48x40: center-cropped to 40x40\nnote: pic\.png is resized from 40x40 to 32x32, the decoder's output size\n1 image\(s\) in/);
     expect(readParameters(await readFile(join(dir, 'inp', 'pic_0.png')))).toMatchObject({ kind: 'inpaint', prompt: 'a blue square', image: 'pic.png', mask: 'half.png' });
   });
 });

@@ -9,7 +9,7 @@ import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { testRuntime } from '@dalle2/tensor/testing';
 import { DEFAULT_MODEL_CONFIG, generate } from '../src/generate.js';
 import { decodeImage } from '../src/image/index.js';
@@ -25,6 +25,8 @@ import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+/** tsx's loader by path: the processes run in temporary directories. */
+const TSX = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const SLOW = 300_000;
 const REDIS = '/usr/bin/redis-server';
 
@@ -48,9 +50,9 @@ function freePort(): Promise<number> {
 
 /** The CLI child itself (no launcher in between), so SIGKILL really kills the worker. */
 function cli(args: string[], cwd = ROOT): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', '--conditions=source', MAIN, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, DALLE2_CLI_CHILD: '1', DALLE2_QUEUE_LOCK_MS: '3000', INIT_CWD: cwd },
+  return spawn(process.execPath, ['--import', TSX, '--conditions=source', MAIN, ...args], {
+    cwd,
+    env: { ...process.env, DALLE2_CLI_CHILD: '1', DALLE2_QUEUE_LOCK_MS: '3000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }

@@ -1,5 +1,6 @@
 // Checks the CLI makes before loading anything: the output location, the options against the model's
 // load config, the prompts. Problems become UsageErrors worded for the command line (exit 2).
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadModelLoadConfig, type ModelLoadConfig } from '../config/index.js';
@@ -54,10 +55,13 @@ export async function checkOutputDir(dir: string): Promise<void> {
   }
 }
 
+let partials = 0;
+
 /** Writes a file atomically: a temporary name in the same directory, then a rename. */
 export async function writeFileAtomic(path: string, data: Buffer): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.partial`);
+  // unique per write: several results may land in the same millisecond
+  const tmp = join(dirname(path), `.${process.pid}.${++partials}.${randomBytes(4).toString('hex')}.partial`);
   await writeFile(tmp, data);
   await rename(tmp, path);
 }

@@ -7,6 +7,7 @@
 // JavaScript cannot intercept in-process. Exactly those lines are dropped; everything else passes.
 // The child runs in its own process group so one Ctrl-C reaches it once, through this process.
 import { spawn } from 'node:child_process';
+import { callerCwd } from '../util/callerCwd.js';
 import { runCli } from './run.js';
 import { dawnNoiseFilter } from './stderrFilter.js';
 
@@ -31,7 +32,7 @@ function runChild(): void {
   }, 1000).unref();
   const columns = Number(process.env[TTY_COLUMNS]);
   const stderr = columns > 0 ? { isTTY: true, columns, write: (s: string) => process.stderr.write(s) } : process.stderr;
-  runCli(process.argv.slice(2), { stdout: process.stdout, stderr, cwd: process.env.INIT_CWD ?? process.cwd(), signal: ctl.signal }).then(
+  runCli(process.argv.slice(2), { stdout: process.stdout, stderr, cwd: callerCwd('dalle2'), signal: ctl.signal }).then(
     (code) => {
       process.exitCode = code;
     },

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { DEFAULT_MODEL_CONFIG } from '../generate.js';
 import { DalleModelManager, formatReport } from '../manager/index.js';
 import { readParameters, remakeCommand } from '../parameters.js';
+import { callerCwd } from '../util/callerCwd.js';
 import { UsageError, helpText, parseCli, type CliOptions } from './args.js';
 import { cliError } from './checks.js';
 import { VERSION } from './help.js';
@@ -17,13 +18,13 @@ import { serve } from './serve.js';
 export interface CliIo {
   stdout: { write(s: string): boolean };
   stderr: NodeJS.WriteStream | { isTTY?: boolean; write(s: string): boolean; columns?: number };
-  /** Directory relative paths resolve against (pnpm passes the caller's as INIT_CWD). */
+  /** Directory relative paths resolve against (`pnpm dalle2` passes the caller's as INIT_CWD). */
   cwd: string;
   /** Aborted on SIGINT/SIGTERM: sampling stops at the next step, finished images stay. */
   signal?: AbortSignal;
 }
 
-const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, cwd: process.env.INIT_CWD ?? process.cwd() });
+const defaultIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, cwd: callerCwd('dalle2') });
 
 /** Runs one CLI invocation; never calls process.exit. */
 export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): Promise<number> {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { Runtime } from '@dalle2/tensor';
 import { FixtureSet, formatResult } from './check.js';
 import { SUITES, SUITE_NAMES, type SuiteName } from './suites.js';
+import { callerCwd } from '../util/callerCwd.js';
 
 const USAGE = `usage: pnpm fidelity --fixtures <dir> [--only ${SUITE_NAMES.join('|')}]`;
 
@@ -20,7 +21,7 @@ async function main(): Promise<number> {
     return 2;
   }
   // INIT_CWD: pnpm runs scripts from the repo root; resolve relative paths against where the user was.
-  const dir = resolve(process.env.INIT_CWD ?? process.cwd(), values.fixtures);
+  const dir = resolve(callerCwd('fidelity'), values.fixtures);
   const fx = await FixtureSet.load(dir);
   const rt = await Runtime.create();
   console.log(`fixtures ${dir}\nadapter  ${rt.describe()}`);
