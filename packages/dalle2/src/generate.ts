@@ -13,29 +13,15 @@ import { DalleModelManager, type LoadProgress } from './manager/index.js';
 import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } from './parameters.js';
 import { checkPrompts, checkRequestAgainstConfig, resolvePlan } from './plan.js';
 import { BasicInference, type DecodedImage, type SamplingProgress } from './scripts/index.js';
-import { batchOf, checkCounts, jobPlanRequest, scriptPreview, type PreviewRequest } from './jobs/common.js';
+import { batchOf, checkCounts, jobPlanRequest, scriptPreview, type FinishedImage, type PreviewRequest } from './jobs/common.js';
 
 /** The model shipped in this package (`models/demo`, a tiny 32x32 coloured-shapes DALLE2). */
 export const DEFAULT_MODEL_CONFIG = fileURLToPath(new URL('../models/demo/model_config.json', import.meta.url));
 
-export interface GeneratedImage {
+export interface GeneratedImage extends FinishedImage {
   prompt: string;
   /** Index of the prompt in the input list. */
   promptIndex: number;
-  /** 0-based sample number within its prompt. */
-  sampleIndex: number;
-  /** This image's own seed (run seed + sampleIndex): generate(prompt, { seed }) remakes it alone. */
-  seed: number;
-  /** Everything it was made with (also written into the PNG's text chunks). */
-  parameters: GenerationParameters;
-  width: number;
-  height: number;
-  /** PNG file bytes (with the parameters as text chunks). */
-  png: Buffer;
-  /** 8-bit RGB, row-major HWC (what the PNG holds). */
-  rgb: Uint8Array;
-  /** The decoder's float output, CHW [3, H, W] in [0, 1]. */
-  pixels: Float32Array;
 }
 
 export type GenerateProgress = { stage: 'load'; event: LoadProgress } | SamplingProgress;

@@ -6,36 +6,19 @@
 import { Tensor } from '@dalle2/tensor';
 import { CoCaAdapter, CoCaImageError, clsMaskBias, truncateTokens, type Weights } from '@dalle2/models';
 import { compare, guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext } from './check.js';
-import { FileChecks, collector, toUnit } from './fileChecks.js';
+import { FileChecks, clipTextChecks, collector, toUnit } from './fileChecks.js';
 import { adapterSizeCheck, loadMake } from './xclipSuite.js';
 
 const DIR = 'clip-coca/';
 
-async function textChecks(ctx: SuiteContext, adapter: CoCaAdapter): Promise<CheckResult[]> {
-  const fc = await FileChecks.open(ctx, `${DIR}text.safetensors`, 'coca text');
-  for (const [tokName, prefix] of [['tokens', ''], ['short_tokens', 'short_']] as const) {
-    const { data, shape } = await fc.inputI32(tokName);
-    const B = shape[0];
-    const col = collector();
-    const e = adapter.embedText(data, B, col.trace);
-    try {
-      if (fc.has(`${prefix}text_mask`)) await fc.check(`${prefix}text_mask`, e.textMask, EXACT);
-      if (fc.has(`${prefix}attn_mask`)) {
-        // Our extra mask is additive (-finfo.max where attention is not allowed); upstream's is a bool.
-        const { ids, L } = truncateTokens(data, B, adapter.maxTextLen);
-        const allowed = clsMaskBias(ids, B, L, adapter.clip.config.padId).map((v) => (v === 0 ? 1 : 0));
-        await fc.check(`${prefix}attn_mask`, allowed, EXACT);
-      }
-      await fc.checkTraced(col.traced, TOL, prefix);
-      await fc.check(`${prefix}text_embed`, e.textEmbed, TOL);
-      await fc.check(`${prefix}text_encodings`, e.textEncodings, TOL);
-    } finally {
-      col.dispose();
-      e.textEmbed.dispose();
-      e.textEncodings.dispose();
-    }
-  }
-  return [...fc.results, fc.uncovered()];
+function textChecks(ctx: SuiteContext, adapter: CoCaAdapter): Promise<CheckResult[]> {
+  return clipTextChecks(ctx, `${DIR}text.safetensors`, 'coca text', (ids, batch, trace) => adapter.embedText(ids, batch, trace), async (fc, prefix, data, B) => {
+    if (!fc.has(`${prefix}attn_mask`)) return;
+    // Our extra mask is additive (-finfo.max where attention is not allowed); upstream's is a bool.
+    const { ids, L } = truncateTokens(data, B, adapter.maxTextLen);
+    const allowed = clsMaskBias(ids, B, L, adapter.clip.config.padId).map((v) => (v === 0 ? 1 : 0));
+    await fc.check(`${prefix}attn_mask`, allowed, EXACT);
+  });
 }
 
 async function imageChecks(ctx: SuiteContext, adapter: CoCaAdapter): Promise<CheckResult[]> {

@@ -1,8 +1,8 @@
 // Bookkeeping for suites that must check every tensor of a fixture file: each tensor is either an input
 // we feed (`input`) or compared with our value (`check`); `uncovered` fails naming any left over.
 import type { Tensor } from '@dalle2/tensor';
-import type { Trace } from '@dalle2/models';
-import { compare, type CheckResult, type SuiteContext, type Tolerance } from './check.js';
+import type { EmbeddedText, Trace } from '@dalle2/models';
+import { compare, EXACT, TOL, type CheckResult, type SuiteContext, type Tolerance } from './check.js';
 
 export class FileChecks {
   private readonly done = new Set<string>();
@@ -87,4 +87,35 @@ export function collector(): { trace: Trace; traced: Map<string, Tensor>; dispos
 /** uint8 pixels / 255 (torchvision ToTensor), as float32. */
 export function toUnit(u8: ArrayLike<number>): Float32Array {
   return Float32Array.from(u8, (v) => Math.fround(v / 255));
+}
+
+/**
+ * A clip-make folder's text checks: for the full and the short token batch, the adapter's mask, every
+ * traced intermediate, the embedding and the encodings; `extra` adds a make's own (e.g. coca's mask).
+ */
+export async function clipTextChecks(
+  ctx: SuiteContext,
+  file: string,
+  label: string,
+  embed: (ids: Int32Array, batch: number, trace: Trace) => EmbeddedText,
+  extra?: (fc: FileChecks, prefix: string, ids: Int32Array, batch: number) => Promise<void>,
+): Promise<CheckResult[]> {
+  const fc = await FileChecks.open(ctx, file, label);
+  for (const [tokName, prefix] of [['tokens', ''], ['short_tokens', 'short_']] as const) {
+    const { data, shape } = await fc.inputI32(tokName);
+    const col = collector();
+    const e = embed(data, shape[0], col.trace);
+    try {
+      if (fc.has(`${prefix}text_mask`)) await fc.check(`${prefix}text_mask`, e.textMask, EXACT);
+      await extra?.(fc, prefix, data, shape[0]);
+      await fc.checkTraced(col.traced, TOL, prefix);
+      await fc.check(`${prefix}text_embed`, e.textEmbed, TOL);
+      await fc.check(`${prefix}text_encodings`, e.textEncodings, TOL);
+    } finally {
+      col.dispose();
+      e.textEmbed.dispose();
+      e.textEncodings.dispose();
+    }
+  }
+  return [...fc.results, fc.uncovered()];
 }

@@ -5,7 +5,7 @@
 import { Tensor } from '@dalle2/tensor';
 import { Weights, createClipAdapter, XClipAdapter } from '@dalle2/models';
 import { guarded, EXACT, TOL, type CheckResult, type Suite, type SuiteContext } from './check.js';
-import { FileChecks, collector, toUnit } from './fileChecks.js';
+import { FileChecks, clipTextChecks, collector, toUnit } from './fileChecks.js';
 import { priorSampleChecks } from './priorSuite.js';
 
 const DIR = 'clip-xclip/';
@@ -45,24 +45,8 @@ export async function loadMake(ctx: SuiteContext, dir: string): Promise<{ weight
   }
 }
 
-async function textChecks(ctx: SuiteContext, adapter: XClipAdapter): Promise<CheckResult[]> {
-  const fc = await FileChecks.open(ctx, `${DIR}text.safetensors`, 'xclip text');
-  for (const [tokName, prefix] of [['tokens', ''], ['short_tokens', 'short_']] as const) {
-    const { data, shape } = await fc.inputI32(tokName);
-    const col = collector();
-    const e = adapter.embedText(data, shape[0], col.trace);
-    try {
-      if (fc.has(`${prefix}text_mask`)) await fc.check(`${prefix}text_mask`, e.textMask, EXACT);
-      await fc.checkTraced(col.traced, TOL, prefix);
-      await fc.check(`${prefix}text_embed`, e.textEmbed, TOL);
-      await fc.check(`${prefix}text_encodings`, e.textEncodings, TOL);
-    } finally {
-      col.dispose();
-      e.textEmbed.dispose();
-      e.textEncodings.dispose();
-    }
-  }
-  return [...fc.results, fc.uncovered()];
+function textChecks(ctx: SuiteContext, adapter: XClipAdapter): Promise<CheckResult[]> {
+  return clipTextChecks(ctx, `${DIR}text.safetensors`, 'xclip text', (ids, batch, trace) => adapter.embedText(ids, batch, trace));
 }
 
 async function imageChecks(ctx: SuiteContext, adapter: XClipAdapter): Promise<CheckResult[]> {

@@ -7,23 +7,30 @@ import { SOFTWARE, configDigest, pngWithParameters, type GenerationParameters } 
 import { OptionError, type PlanRequest, type SamplingPlan } from '../plan.js';
 import type { DecodedImage, PreviewOptions, SamplingProgress } from '../scripts/index.js';
 
-/** One finished image of a variation or inpaint job. */
-export interface SampledImage {
-  /** Place in the job's output order: input * samples + sampleIndex. */
-  index: number;
-  /** Index of the input image. */
-  input: number;
+/** What every finished image carries (generate(), variation(), inpaint()). */
+export interface FinishedImage {
+  /** 0-based sample number within its prompt or input image. */
   sampleIndex: number;
-  /** This image's own seed (run seed + sampleIndex). */
+  /** This image's own seed (run seed + sampleIndex): the same call with this seed remakes it alone. */
   seed: number;
+  /** Everything it was made with (also written into the PNG's text chunks). */
   parameters: GenerationParameters;
   width: number;
   height: number;
   /** PNG file bytes with the parameters as text chunks. */
   png: Buffer;
+  /** 8-bit RGB, row-major HWC (what the PNG holds). */
   rgb: Uint8Array;
-  /** Decoder output, CHW [3, H, W] in [0, 1]. */
+  /** The decoder's float output, CHW [3, H, W] in [0, 1]. */
   pixels: Float32Array;
+}
+
+/** One finished image of a variation or inpaint job. */
+export interface SampledImage extends FinishedImage {
+  /** Place in the job's output order: input * samples + sampleIndex. */
+  index: number;
+  /** Index of the input image. */
+  input: number;
 }
 
 /** A decoder preview: the job's images (by output index) as they stand after a step. */
