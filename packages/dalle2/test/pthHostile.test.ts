@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PthError, readPth, toPlain, type ReadPthOptions } from '../src/checkpoint/index.js';
 import { FLOAT_STORAGE, PickleWriter, PyOrderedDict, PyRaw, PyTensor, pickle, type Py } from './pth/pickle.js';
+import { refusedPth } from './pth/refused.js';
 import { f32Bytes, tempDir, torchZip } from './pth/torch.js';
 
 // Hostile checkpoints from the fuzz campaign (issue 15): each input is built here, small, and must end
@@ -13,18 +14,8 @@ afterAll(async () => {
   await tmp.cleanup();
 });
 
-async function refusal(name: string, bytes: Uint8Array, opts?: ReadPthOptions): Promise<PthError> {
-  const path = await tmp.write(name, bytes);
-  const err: unknown = await readPth(path, opts).then(
-    async (ck) => {
-      await ck.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PthError);
-  expect((err as PthError).file).toBe(path);
-  return err as PthError;
+function refusal(name: string, bytes: Uint8Array, opts?: ReadPthOptions): Promise<PthError> {
+  return refusedPth(tmp, name, bytes, opts);
 }
 
 const tensor = (numel: number, shape: number[], stride: number[]) => new PyTensor({ key: '0', type: FLOAT_STORAGE, numel }, 0, shape, stride);

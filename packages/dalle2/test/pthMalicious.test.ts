@@ -6,6 +6,7 @@ import { PthError, readPth, type ReadPthOptions } from '../src/checkpoint/index.
 import { FLOAT_STORAGE, PickleWriter, PyGlobal, PyOrderedDict, PyRaw, PyTensor, PyTuple, pickle, type Py } from './pth/pickle.js';
 import { f32Bytes, legacyFile, tempDir, torchZip } from './pth/torch.js';
 import { zipBytes } from './pth/zip.js';
+import { refusedPth } from './pth/refused.js';
 
 // Malicious and malformed checkpoints: each must fail with a PthError naming the file
 // (and the key path where known), without executing or allocating anything it declares.
@@ -19,18 +20,8 @@ afterAll(async () => {
 
 /** Loads crafted bytes and expects a PthError whose message names the file and matches `pattern`. */
 async function expectRefused(name: string, bytes: Uint8Array, pattern: RegExp, opts?: ReadPthOptions): Promise<PthError> {
-  const path = await tmp.write(name, bytes);
-  const err: unknown = await readPth(path, opts).then(
-    async (ck) => {
-      await ck.close();
-      return undefined;
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(PthError);
-  const e = err as PthError;
-  expect(e.file).toBe(path);
-  expect(e.message.startsWith(path)).toBe(true);
+  const e = await refusedPth(tmp, name, bytes, opts);
+  expect(e.message.startsWith(e.file)).toBe(true);
   expect(e.message).toMatch(pattern);
   return e;
 }
