@@ -2,12 +2,12 @@
 // commands end to end on the bundled demo model (few sampling steps: exactness is tested elsewhere).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parseCli, runCli, UsageError, type CliIo } from '../src/cli/index.js';
-import { FileNamer, ProgressLine, promptFileStem, readPromptFile } from '../src/cli/output.js';
+import { FileNamer, MAX_PROMPTS, MAX_PROMPT_FILE_BYTES, ProgressLine, promptFileStem, readPromptFile } from '../src/cli/output.js';
 import { decodeImage, encodePng, type RgbImage } from '../src/image/index.js';
 import { removeTempDirs, tempDir } from './helpers/tmp.js';
 
@@ -101,6 +101,13 @@ describe('prompt files and output names', () => {
     await writeFile(join(dir, 'empty.txt'), '\n\n');
     await expect(readPromptFile(join(dir, 'empty.txt'))).rejects.toThrow(/holds no prompts/);
     await expect(readPromptFile(join(dir, 'missing.txt'))).rejects.toThrow(/cannot read/);
+    // bounded: a huge (sparse) file is refused by its size before it is read; too many prompts by count
+    const huge = join(dir, 'huge.txt');
+    await writeFile(huge, '');
+    await truncate(huge, MAX_PROMPT_FILE_BYTES + 1);
+    await expect(readPromptFile(huge)).rejects.toThrow(`--prompt-file: ${huge} is ${MAX_PROMPT_FILE_BYTES + 1} bytes; prompt files may hold at most ${MAX_PROMPT_FILE_BYTES} bytes`);
+    await writeFile(join(dir, 'many.txt'), 'x\n'.repeat(MAX_PROMPTS + 1));
+    await expect(readPromptFile(join(dir, 'many.txt'))).rejects.toThrow(`holds ${MAX_PROMPTS + 1} prompts; at most ${MAX_PROMPTS} per run`);
   });
 
   it('names files after the prompt, safely and without collisions', () => {

@@ -1,8 +1,12 @@
 // Prompt files, output file names and the progress line of the CLI.
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import type { GenerateProgress } from '../generate.js';
 import { UsageError } from './args.js';
+
+/** Bounds of a prompt file (64 MiB of text; 1M prompts is already days of GPU time). */
+export const MAX_PROMPT_FILE_BYTES = 64 * 1024 * 1024;
+export const MAX_PROMPTS = 1_000_000;
 
 /**
  * Prompts from a file: `.json` holds a list of strings, `{"prompts": [...]}` or
@@ -12,8 +16,12 @@ import { UsageError } from './args.js';
 export async function readPromptFile(path: string): Promise<string[]> {
   let text: string;
   try {
+    // A prompt list is text: a file far bigger than any list is a mistake, refused before reading it.
+    const size = (await stat(path)).size;
+    if (size > MAX_PROMPT_FILE_BYTES) throw new UsageError(`--prompt-file: ${path} is ${size} bytes; prompt files may hold at most ${MAX_PROMPT_FILE_BYTES} bytes`);
     text = await readFile(path, 'utf8');
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     throw new UsageError(`--prompt-file: cannot read ${path}: ${(err as Error).message}`);
   }
   let prompts: unknown[];
@@ -37,6 +45,7 @@ export async function readPromptFile(path: string): Promise<string[]> {
     prompts = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   }
   if (prompts.length === 0) throw new UsageError(`--prompt-file: ${path} holds no prompts`);
+  if (prompts.length > MAX_PROMPTS) throw new UsageError(`--prompt-file: ${path} holds ${prompts.length} prompts; at most ${MAX_PROMPTS} per run (split the file)`);
   return prompts as string[];
 }
 
