@@ -73,6 +73,12 @@ export async function runBatch(client: QueueClient, o: BatchOptions, ev: BatchEv
   let pending = todo.length;
   await new Promise<void>((resolve, reject) => {
     if (pending === 0) return resolve();
+    const settled = new Set<string>();
+    const settleOnce = (it: BatchItem, fn: () => void) => {
+      if (settled.has(it.jobId)) return; // one outcome per image, whatever the event order
+      settled.add(it.jobId);
+      fn();
+    };
     const settle = () => {
       pending--;
       if (pending === 0) resolve();
@@ -83,20 +89,22 @@ export async function runBatch(client: QueueClient, o: BatchOptions, ev: BatchEv
         if (signal?.aborted) return;
         const spec: WireSpec = { kind: 'dream', prompts: [it.prompt], samples: 1, seed: o.seed + it.sample, steps: o.steps, condScale: o.condScale, truncate: o.truncate };
         await client.submit(spec, {
-          onCompleted: (r: QueueJobResult) => {
-            const im = r.images[0];
-            if (!im) {
+          onCompleted: (r: QueueJobResult) =>
+            settleOnce(it, () => {
+              const im = r.images[0];
+              if (!im) {
+                failed++;
+                ev.onFailed(it, 'the job finished without an image');
+                return settle();
+              }
+              ev.onImage(it, Buffer.from(im.png, 'base64')).then(settle, reject);
+            }),
+          onFailed: (reason) =>
+            settleOnce(it, () => {
               failed++;
-              ev.onFailed(it, 'the job finished without an image');
-              return settle();
-            }
-            ev.onImage(it, Buffer.from(im.png, 'base64')).then(settle, reject);
-          },
-          onFailed: (reason) => {
-            failed++;
-            ev.onFailed(it, reason);
-            settle();
-          },
+              ev.onFailed(it, reason);
+              settle();
+            }),
         }, it.jobId);
       }
     };

@@ -91,7 +91,9 @@ export class QueueClient {
       job = await add();
       state = await job.getState();
     }
-    if (state === 'completed') {
+    // finished before we listened (a re-run re-attaching): hand over the stored result once, unless
+    // the 'completed' event already did
+    if (state === 'completed' && this.handlers.get(id) === handlers) {
       this.handlers.delete(id);
       const done = await Job.fromId<QueueJobData, QueueJobResult>(this.queue, id);
       handlers.onCompleted?.(done!.returnvalue);
