@@ -70,6 +70,9 @@ describe('argument parsing', () => {
     expect(parseCli(['help', 'variation'])).toMatchObject({ command: 'help', helpFor: 'variation' });
     expect(parseCli(['--version']).command).toBe('version');
     expect(parseCli(['dream', '--', '--not-an-option']).positionals).toEqual(['--not-an-option']);
+    expect(parseCli(['dream', 'x', '--queue', 'redis://127.0.0.1:6379/2', '--attempts', '5', '--result-ttl', '3600'])).toMatchObject({ queue: 'redis://127.0.0.1:6379/2', attempts: 5, resultTtl: 3600 });
+    expect(() => parseCli(['dream', 'x', '--result-ttl', '5'])).toThrow('--result-ttl: expected an integer >= 60, got "5"');
+    expect(() => parseCli(['worker', '--attempts', '2'])).toThrow('--attempts does not apply to "worker"');
   });
 });
 

@@ -55,6 +55,9 @@ export interface CliOptions {
   outputDir?: string;
   maxQueue?: number;
   previewEvery?: number;
+  /** With --queue: tries per job, and seconds results stay in Redis. */
+  attempts?: number;
+  resultTtl?: number;
 }
 
 type Raw = Map<string, string | boolean | string[]>;
@@ -201,6 +204,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
     outputDir: s('output-dir'),
     maxQueue: int('max-queue', s('max-queue'), 0),
     previewEvery: int('preview-every', s('preview-every'), 0),
+    attempts: int('attempts', s('attempts'), 1),
+    resultTtl: int('result-ttl', s('result-ttl'), 60),
   };
 }
 

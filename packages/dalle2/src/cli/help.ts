@@ -41,6 +41,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { name: 'tune', kind: 'flag', commands: SAMPLING, help: 'afterwards, measure kernel choices for this run\'s shapes and save them for this GPU' },
   { name: 'queue', kind: 'value', arg: '<redis://host:port[/db]>', commands: ['dream', 'serve', 'worker'], help: 'BullMQ queue on Redis: dream and serve send jobs to the workers (dream: resumable); worker takes jobs from it' },
   { name: 'concurrency', kind: 'value', arg: '<n>', commands: ['worker'], help: 'jobs this worker runs at once (default 1)' },
+  { name: 'attempts', kind: 'value', arg: '<n>', commands: ['dream', 'serve'], help: 'with --queue: tries per job when workers die or fail (default 3)' },
+  { name: 'result-ttl', kind: 'value', arg: '<seconds>', commands: ['dream', 'serve'], help: 'with --queue: how long finished jobs and their images stay in Redis (default 86400)' },
   { name: 'host', kind: 'value', arg: '<host>', commands: ['serve'], help: 'address to listen on (default 127.0.0.1; another address exposes the UI to the network, without authentication)' },
   { name: 'port', kind: 'value', arg: '<n>', commands: ['serve'], help: 'port to listen on (default 7860; 0 picks a free one)' },
   { name: 'output-dir', kind: 'value', arg: '<dir>', commands: ['serve'], help: 'where results and job history live (default ./output/web/)' },

@@ -68,7 +68,7 @@ export async function dreamOverQueue(ctx: Ctx, prompts: string[], dir: string): 
   const config = await loadModelLoadConfig(ctx.modelConfig);
   const digest = configDigest(config);
   const unets = config.decoder?.final_unet_number ?? 0;
-  const { client, workers } = await QueueClient.open({ connection, digest });
+  const { client, workers } = await QueueClient.open({ connection, digest, attempts: o.attempts, resultTtlSeconds: o.resultTtl });
   try {
     if (workers.length === 0 && !o.quiet) ctx.err(`note: no worker is connected to ${display} yet; jobs wait until one starts`);
     const req = planRequest(o);

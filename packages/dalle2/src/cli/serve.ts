@@ -70,7 +70,7 @@ async function serveQueue(ctx: Ctx, at: { host: string; port: number; outputDir:
     throw new UsageError((e as Error).message);
   }
   const digest = configDigest(await loadModelLoadConfig(ctx.modelConfig));
-  const { client } = await QueueClient.open({ connection: url.connection, digest });
+  const { client } = await QueueClient.open({ connection: url.connection, digest, attempts: ctx.opts.attempts, resultTtlSeconds: ctx.opts.resultTtl });
   try {
     let worker = (await client.workers()).find((w) => w.model);
     if (!worker) ctx.err(`waiting for a worker on ${url.display} (start one: dalle2 worker --queue ...) to report the model`);
