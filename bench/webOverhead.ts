@@ -6,7 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_MODEL_CONFIG, DalleModelManager, encodePng, generate, previewImages, server } from '@dalle2/dalle2';
+import { DEFAULT_MODEL_CONFIG, DalleModelManager, encodePng, generate, previewImages } from '@dalle2/dalle2';
+import * as server from '@dalle2/dalle2/server';
 import { Tensor } from '@dalle2/tensor';
 
 const RUNS = Number(process.argv[2] ?? 5);

@@ -3,7 +3,9 @@
 # workplace's lent GPU: the working tree plus carried paths travel, 64 MiB in all). Run it here after
 # scripts/setup.sh; it writes .gpu/ (gitignored):
 #   node_modules.tar.xz  the workspace's installed packages, Linux x64 runtime parts only (no TypeScript
-#                        compiler, no other platforms' Dawn builds, no sharp/libvips: gpu-check needs none)
+#                        compiler, no other platforms' Dawn builds, no sharp/libvips: the package loads sharp only
+#                        when an image is coded, which gpu-check does only in fidelity's PNG checks, and the
+#                        fixtures do not travel to the device)
 #   node.xz              this machine's node binary, used there only when the machine has no node >= 20
 #   *.deb                the Vulkan loader (libvulkan1), unpacked there when the machine has none
 #   run.sh               the command to run there: unpacks, points Vulkan at the NVIDIA driver, runs gpu-check
@@ -18,6 +20,8 @@ log() { printf '[gpu-bundle] %s\n' "$*"; }
 rm -rf "$out"
 mkdir -p "$out"
 
+# The web server and queue stacks (Fastify, BullMQ, Playwright) are left out: gpu-check never loads them
+# (the CLI imports serve/worker lazily and the package index exports neither).
 log "packing node_modules (Linux x64 runtime parts)"
 nm=(node_modules)
 for d in packages/*/node_modules bench/node_modules; do [ -d "$d" ] && nm+=("$d"); done
@@ -26,6 +30,10 @@ tar -cf - \
   --exclude='node_modules/.pnpm/@img+sharp*' \
   --exclude='node_modules/.pnpm/sharp@*' \
   --exclude='*/webgpu/dist/darwin-*' --exclude='*/webgpu/dist/linux-arm64' --exclude='*/webgpu/dist/win32-*' \
+  --exclude='node_modules/.pnpm/playwright-core@*' \
+  --exclude='node_modules/.pnpm/fastify@*' --exclude='node_modules/.pnpm/@fastify+*' \
+  --exclude='node_modules/.pnpm/bullmq@*' --exclude='node_modules/.pnpm/ioredis@*' --exclude='node_modules/.pnpm/luxon@*' \
+  --exclude='node_modules/.pnpm/msgpackr*' --exclude='node_modules/.pnpm/cron-parser@*' \
   "${nm[@]}" | xz -T0 -9 > "$out/node_modules.tar.xz"
 
 log "packing $(command -v node) ($(node --version))"

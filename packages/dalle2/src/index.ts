@@ -1,5 +1,6 @@
 // @dalle2/dalle2: the DALLE2 pipelines (prior, decoder cascade) and what users touch (config, files,
-// checkpoints, model manager, scripts, CLI), plus the fidelity runner.
+// checkpoints, model manager, scripts, CLI), plus the fidelity runner. The web server and the queue are
+// subpaths (`@dalle2/dalle2/server`, `@dalle2/dalle2/queue`), so importing the library loads neither.
 export * from './config/index.js';
 export * from './files/index.js';
 export * as fidelity from './fidelity/index.js';
@@ -13,4 +14,3 @@ export * from './jobs/index.js';
 export * from './plan.js';
 export * from './parameters.js';
 export * as cli from './cli/index.js';
-export * as server from './server/index.js';

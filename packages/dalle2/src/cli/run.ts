@@ -11,9 +11,7 @@ import { UsageError, helpText, parseCli, type CliOptions } from './args.js';
 import { cliError } from './checks.js';
 import { VERSION } from './help.js';
 import { ProgressLine } from './output.js';
-import { worker } from './queueCommands.js';
 import { dream, inpaint, variation, type Ctx } from './sampling.js';
-import { serve } from './serve.js';
 
 export interface CliIo {
   stdout: { write(s: string): boolean };
@@ -63,13 +61,14 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
       case 'inpaint':
         return await inpaint(ctx);
       case 'serve':
-        return await serve(ctx);
+        return await (await import('./serve.js')).serve(ctx);
       case 'test':
         return await test(ctx);
       case 'info':
         return await info(ctx);
       case 'worker':
-        return await worker(ctx);
+        // loaded on use: the server and queue stacks (Fastify, BullMQ) stay out of the other commands
+        return await (await import('./queueCommands.js')).worker(ctx);
     }
   } catch (e0) {
     const e = cliError(e0) as Error;

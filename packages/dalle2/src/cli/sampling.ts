@@ -10,7 +10,6 @@ import type { DalleModelManager } from '../manager/index.js';
 import { UsageError, type CliOptions } from './args.js';
 import { checkAgainstConfig, checkOutputDir, planRequest, writeFileAtomic } from './checks.js';
 import { FileNamer, promptFileStem, readPromptFile, type ProgressLine } from './output.js';
-import { dreamOverQueue } from './queueCommands.js';
 import type { CliIo } from './run.js';
 
 export interface Ctx {
@@ -79,7 +78,7 @@ export async function dream(ctx: Ctx): Promise<number> {
   if (o.promptFile) prompts.push(...(await readPromptFile(resolve(ctx.io.cwd, o.promptFile))));
   if (prompts.length === 0) throw new UsageError('dream needs at least one prompt (arguments, --prompt or --prompt-file)');
   const dir = outputDir(ctx, './output/basic/');
-  if (o.queue) return dreamOverQueue(ctx, prompts, dir);
+  if (o.queue) return (await import('./queueCommands.js')).dreamOverQueue(ctx, prompts, dir);
   await checkOutputDir(dir);
   await checkAgainstConfig(ctx.modelConfig, o, prompts);
   const manager = await loadWithAdapterLine(ctx);

@@ -3,7 +3,13 @@
 // (`utils.center_crop_to_square`), resize (PIL LANCZOS), ToTensor ([0, 1] CHW) and ToPILImage
 // (`(x * 255).byte()`, truncating). PNG/JPEG coding goes through sharp.
 import { readFile, stat } from 'node:fs/promises';
-import sharp from 'sharp';
+import type Sharp from 'sharp';
+
+let sharpModule: Promise<typeof Sharp> | undefined;
+/** sharp (libvips) loads on first use: users of the package that never touch images need not have it. */
+function loadSharp(): Promise<typeof Sharp> {
+  return (sharpModule ??= import('sharp').then((m) => m.default));
+}
 
 /** 8-bit RGB pixels, row-major, 3 bytes per pixel (HWC). */
 export interface RgbImage {
@@ -55,6 +61,7 @@ export async function decodeImage(input: string | Uint8Array, opts: DecodeOption
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const options = { limitInputPixels: maxPixels, pages: 1 } as const;
     // The header alone (no pixel limit yet), so the refusal below can say what was found.
+    const sharp = await loadSharp();
     const meta = await sharp(buf, { pages: 1, limitInputPixels: false }).metadata();
     if (meta.format !== format) throw new ImageError(`cannot read image ${label}: content starts like ${format} but decodes as ${String(meta.format)}`);
     const { width = 0, height = 0 } = meta;
@@ -101,6 +108,7 @@ function describeHead(b: Uint8Array): string {
 /** Encodes 8-bit RGB as PNG. */
 export async function encodePng(img: RgbImage): Promise<Buffer> {
   checkImage(img, 'encodePng');
+  const sharp = await loadSharp();
   return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), {
     raw: { width: img.width, height: img.height, channels: 3 },
   })
@@ -130,6 +138,7 @@ export function centerCropToSquare(img: RgbImage): RgbImage {
 export async function resizeImage(img: RgbImage, width: number, height = width): Promise<RgbImage> {
   checkImage(img, 'resizeImage');
   if (img.width === width && img.height === height) return img;
+  const sharp = await loadSharp();
   const { data, info } = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.length), {
     raw: { width: img.width, height: img.height, channels: 3 },
   })
