@@ -4,6 +4,7 @@
 // candidates each), the decoder turns each into an image. Image k of every prompt draws its noise
 // from its own stream seeded `seed + k` (prior draws, then decoder draws), so an image is the same
 // whatever the batch size, sample count or other prompts, and remakes alone with seed + k.
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NoiseSource } from '@dalle2/sampler';
 import { tune, type Runtime } from '@dalle2/tensor';
@@ -100,14 +101,17 @@ export async function generate(prompt: string | readonly string[], options: Gene
   const { samples, seed } = checkOptions(prompts, options);
   const request = jobPlanRequest(options);
   const configSource = options.manager ? undefined : (options.modelConfig ?? DEFAULT_MODEL_CONFIG);
+  let config: ModelLoadConfig | undefined;
   if (configSource !== undefined) {
-    const config = typeof configSource === 'string' ? await loadModelLoadConfig(configSource) : configSource;
+    config = typeof configSource === 'string' ? await loadModelLoadConfig(configSource) : configSource;
     checkRequestAgainstConfig(config, request);
   }
+  // The manager takes the config read above (relative CLIP paths resolve against its file's folder).
   const manager =
     options.manager ??
-    (await DalleModelManager.load(configSource!, {
+    (await DalleModelManager.load(config!, {
       rt: options.rt,
+      baseDir: typeof configSource === 'string' ? dirname(resolve(configSource)) : undefined,
       warn: options.warn,
       onProgress: options.onProgress ? (event) => options.onProgress!({ stage: 'load', event }) : undefined,
     }));

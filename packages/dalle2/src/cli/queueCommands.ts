@@ -1,6 +1,5 @@
 // The CLI's queue side: `dalle2 worker --queue URL` runs jobs on this machine's GPU; `dalle2 dream
 // --queue URL` spreads a prompt list over all workers and writes the images here, resumably.
-import { loadModelLoadConfig } from '../config/index.js';
 import { configDigest } from '../parameters.js';
 import { perUnet } from '../plan.js';
 import { runBatch } from '../queue/batch.js';
@@ -64,8 +63,7 @@ export async function dreamOverQueue(ctx: Ctx, prompts: string[], dir: string): 
   const o = ctx.opts;
   const { connection, display } = queueUrl(ctx);
   await checkOutputDir(dir);
-  await checkAgainstConfig(ctx.modelConfig, o, prompts);
-  const config = await loadModelLoadConfig(ctx.modelConfig);
+  const config = await checkAgainstConfig(ctx.modelConfig, o, prompts);
   const digest = configDigest(config);
   const unets = config.decoder?.final_unet_number ?? 0;
   const { client, workers } = await QueueClient.open({ connection, digest, attempts: o.attempts, resultTtlSeconds: o.resultTtl });

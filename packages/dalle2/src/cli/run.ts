@@ -2,7 +2,8 @@
 // `test` (load and report) and `info` (parameters stored in a PNG). Returns the exit code: 0 done,
 // 1 failed, 2 usage error, 130 interrupted.
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import type { ModelLoadConfig } from '../config/index.js';
 import { DEFAULT_MODEL_CONFIG } from '../generate.js';
 import { DalleModelManager, formatReport } from '../manager/index.js';
 import { readParameters, remakeCommand } from '../parameters.js';
@@ -51,7 +52,7 @@ export async function runCli(argv: readonly string[], io: CliIo = defaultIo()): 
     out(`dalle2-ts ${VERSION}`);
     return 0;
   }
-  const ctx: Ctx = { opts, io, out, err, progress: opts.quiet ? undefined : progress, loadManager: () => loadManager(ctx), modelConfig: modelConfigPath(opts, io) };
+  const ctx: Ctx = { opts, io, out, err, progress: opts.quiet ? undefined : progress, loadManager: (config) => loadManager(ctx, config), modelConfig: modelConfigPath(opts, io) };
   try {
     switch (opts.command) {
       case 'dream':
@@ -88,9 +89,11 @@ function modelConfigPath(o: CliOptions, io: CliIo): string {
   return o.modelConfig ? resolve(io.cwd, o.modelConfig) : DEFAULT_MODEL_CONFIG;
 }
 
-async function loadManager(ctx: Ctx): Promise<DalleModelManager> {
+async function loadManager(ctx: Ctx, config?: ModelLoadConfig): Promise<DalleModelManager> {
   if (ctx.opts.verbose) ctx.err(`model config ${ctx.modelConfig}`);
-  return DalleModelManager.load(ctx.modelConfig, {
+  // a config the command already read (to check its options) is not read again
+  return DalleModelManager.load(config ?? ctx.modelConfig, {
+    baseDir: dirname(ctx.modelConfig),
     warn: (m) => ctx.err(m),
     onProgress: (event) => {
       if (ctx.opts.verbose) ctx.err(event.message);

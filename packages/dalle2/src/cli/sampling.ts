@@ -3,6 +3,7 @@
 // parameters) as soon as it is decoded, and on SIGINT/SIGTERM stops at the next step.
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
+import type { ModelLoadConfig } from '../config/index.js';
 import { generate, tuneAfterRun } from '../generate.js';
 import { decodeImage, isImageFileName } from '../image/index.js';
 import { inpaint as runInpaint, inpaintInputs, variation as runVariation, type InpaintInput, type VariationInput } from '../jobs/index.js';
@@ -18,7 +19,8 @@ export interface Ctx {
   out: (s: string) => void;
   err: (s: string) => void;
   progress?: ProgressLine;
-  loadManager: () => Promise<DalleModelManager>;
+  /** Loads the models of `modelConfig` (or of its already-read config). */
+  loadManager: (config?: ModelLoadConfig) => Promise<DalleModelManager>;
   modelConfig: string;
 }
 
@@ -62,8 +64,8 @@ function outputDir(ctx: Ctx, fallback: string): string {
   return resolve(ctx.io.cwd, ctx.opts.outputPath ?? fallback);
 }
 
-async function loadWithAdapterLine(ctx: Ctx): Promise<DalleModelManager> {
-  const manager = await ctx.loadManager();
+async function loadWithAdapterLine(ctx: Ctx, config: ModelLoadConfig): Promise<DalleModelManager> {
+  const manager = await ctx.loadManager(config);
   if (!ctx.opts.quiet) ctx.err(`adapter: ${manager.rt.describe()}`);
   return manager;
 }
@@ -80,8 +82,8 @@ export async function dream(ctx: Ctx): Promise<number> {
   const dir = outputDir(ctx, './output/basic/');
   if (o.queue) return (await import('./queueCommands.js')).dreamOverQueue(ctx, prompts, dir);
   await checkOutputDir(dir);
-  await checkAgainstConfig(ctx.modelConfig, o, prompts);
-  const manager = await loadWithAdapterLine(ctx);
+  const config = await checkAgainstConfig(ctx.modelConfig, o, prompts);
+  const manager = await loadWithAdapterLine(ctx, config);
   try {
     const req = planRequest(o);
     return await sampling(ctx, dir, prompts.length * o.samples, manager, async (sink) => {
@@ -134,13 +136,13 @@ export async function variation(ctx: Ctx): Promise<number> {
   }
   const dir = outputDir(ctx, './output/variations/');
   await checkOutputDir(dir);
-  await checkAgainstConfig(ctx.modelConfig, o, o.texts.length > 0 ? o.texts : undefined);
+  const config = await checkAgainstConfig(ctx.modelConfig, o, o.texts.length > 0 ? o.texts : undefined);
   const inputs: VariationInput[] = [];
   for (const [i, f] of files.entries()) {
     // one at a time: inputs may be large
     inputs.push({ image: await decodeImage(f), name: f, text: o.texts.length === 0 ? undefined : (o.texts[i] ?? o.texts[0]) });
   }
-  const manager = await loadWithAdapterLine(ctx);
+  const manager = await loadWithAdapterLine(ctx, config);
   try {
     const req = planRequest(o);
     const stems = files.map((f) => promptFileStem(basename(f, extname(f))));
@@ -174,7 +176,7 @@ export async function inpaint(ctx: Ctx): Promise<number> {
   const prompts = o.prompts.length === 1 ? imagePaths.map(() => o.prompts[0]) : o.prompts;
   const dir = outputDir(ctx, './output/inpaint/');
   await checkOutputDir(dir);
-  await checkAgainstConfig(ctx.modelConfig, o, prompts);
+  const config = await checkAgainstConfig(ctx.modelConfig, o, prompts);
   const inputs: InpaintInput[] = [];
   for (const [i, p] of imagePaths.entries()) {
     const image = await decodeImage(resolve(ctx.io.cwd, p));
@@ -182,7 +184,7 @@ export async function inpaint(ctx: Ctx): Promise<number> {
   }
   // the mask checks run before the model loads (inpaint() repeats them; they are cheap)
   inpaintInputs(inputs, () => undefined);
-  const manager = await loadWithAdapterLine(ctx);
+  const manager = await loadWithAdapterLine(ctx, config);
   try {
     const req = planRequest(o);
     const stems = imagePaths.map((f) => promptFileStem(basename(f, extname(f))));
