@@ -41,7 +41,7 @@ export class QueueClient {
     const prefix = opts.prefix ?? 'bull';
     this.queue = new Queue<QueueJobData, QueueJobResult>(name, { connection: opts.connection, prefix });
     this.events = new QueueEvents(name, { connection: opts.connection, prefix });
-    this.registry = new WorkerRegistry(opts.connection, prefix, name);
+    this.registry = new WorkerRegistry(this.queue, prefix);
     this.keys = queueKeys(prefix, name);
     this.events.on('progress', ({ jobId, data }) => this.handlers.get(jobId)?.onProgress?.(parseJson<QueueProgress>(data)));
     this.events.on('completed', ({ jobId, returnvalue }) => {
@@ -138,6 +138,7 @@ export class QueueClient {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close(), this.registry.close()]);
+    this.registry.close();
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
   }
 }

@@ -1,9 +1,8 @@
 // Live workers of a queue and the model each runs (a Redis hash refreshed by heartbeats), so workers
 // and submitters refuse to mix models: every process compares configDigest()s before taking or
 // sending work. Also the small Redis reads the queue layer needs (cancel keys).
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { ModelInfo } from '../server/modelInfo.js';
-import type { RedisConnection } from './redisUrl.js';
 
 const HEARTBEAT_MS = 5000;
 /** A worker not seen for this long is gone (killed, or lost its connection). */
@@ -22,17 +21,15 @@ export class ModelMismatchError extends Error {
 }
 
 export class WorkerRegistry {
-  private readonly queue: Queue;
   private readonly key: string;
   private beat: NodeJS.Timeout | undefined;
 
+  /** Works over the owner's BullMQ queue connection (the owner closes it). */
   constructor(
-    connection: RedisConnection,
+    private readonly queue: Queue,
     prefix: string,
-    private readonly queueName: string,
   ) {
-    this.queue = new Queue(queueName, { connection, prefix });
-    this.key = `${prefix}:${queueName}:dalle2-workers`;
+    this.key = `${prefix}:${queue.name}:dalle2-workers`;
   }
 
   async live(): Promise<LiveWorker[]> {
@@ -57,7 +54,7 @@ export class WorkerRegistry {
     const other = live.find((w) => w.digest !== digest);
     if (other) {
       throw new ModelMismatchError(
-        `queue "${this.queueName}": worker ${other.id} runs model config digest ${other.digest}, but ${who} has ${digest}; run the same model config everywhere`,
+        `queue "${this.queue.name}": worker ${other.id} runs model config digest ${other.digest}, but ${who} has ${digest}; run the same model config everywhere`,
       );
     }
     return live;
@@ -89,8 +86,8 @@ export class WorkerRegistry {
     await client.set(key, '1', { EX: ttlSeconds });
   }
 
-  async close(): Promise<void> {
+  /** Stops the heartbeat. */
+  close(): void {
     if (this.beat) clearInterval(this.beat);
-    await this.queue.close();
   }
 }

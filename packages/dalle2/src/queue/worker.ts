@@ -4,7 +4,7 @@
 // process stops the job at its next step; a worker that dies leaves its job to BullMQ's stalled-job
 // detection, which hands it to another worker (at most `attempts` tries in all).
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { DalleModelManager } from '../manager/index.js';
 import { configDigest } from '../parameters.js';
 import { inProcessExecutor, type JobExecutor } from '../server/executor.js';
@@ -32,6 +32,7 @@ export class QueueWorker {
   readonly id = `${hostname()}:${process.pid}`;
   readonly digest: string;
   private readonly worker: Worker<QueueJobData, QueueJobResult>;
+  private readonly queue: Queue;
   private readonly registry: WorkerRegistry;
   private readonly execute: JobExecutor;
   private readonly running = new Map<string, AbortController>();
@@ -44,7 +45,9 @@ export class QueueWorker {
     const prefix = opts.prefix ?? 'bull';
     const lockDuration = opts.lockDurationMs ?? 30_000;
     this.execute = inProcessExecutor(opts.manager, { modelConfig: opts.modelConfig, previewEvery: opts.previewEvery });
-    this.registry = new WorkerRegistry(opts.connection, prefix, queueName);
+    // a plain queue handle for the registry's reads and writes (the Worker's own connection blocks)
+    this.queue = new Queue(queueName, { connection: opts.connection, prefix });
+    this.registry = new WorkerRegistry(this.queue, prefix);
     this.worker = new Worker<QueueJobData, QueueJobResult>(queueName, (job, _token, signal) => this.process(job, signal), {
       connection: opts.connection,
       prefix,
@@ -126,6 +129,7 @@ export class QueueWorker {
     for (const ctl of this.running.values()) ctl.abort(new Error('worker shutting down'));
     await this.worker.close();
     await this.registry.leave(this.id).catch(() => undefined);
-    await this.registry.close();
+    this.registry.close();
+    await this.queue.close();
   }
 }
