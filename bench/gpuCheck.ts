@@ -138,9 +138,11 @@ async function adapterInfo(): Promise<{ describe: string; software: boolean }> {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { fixtures: { type: 'string' }, only: { type: 'string' }, out: { type: 'string' } } });
+  // relative paths: the caller's directory when pnpm ran this very script (as @dalle2/dalle2's callerCwd)
+  const cwd = process.env.npm_lifecycle_event === 'gpu-check' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd();
   // ../shared beside the checkout here; a copy inside the checkout where only the working tree travels.
   const defaultFixtures = [join(ROOT, '..', 'shared', 'fixtures'), join(ROOT, 'shared', 'fixtures')].find((d) => existsSync(d));
-  const fixtures = values.fixtures ? resolve(process.env.npm_lifecycle_event === 'gpu-check' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd(), values.fixtures) : defaultFixtures;
+  const fixtures = values.fixtures ? resolve(cwd, values.fixtures) : defaultFixtures;
   const adapter = await adapterInfo();
   console.log(`gpu-check on ${adapter.describe}${adapter.software ? ' (software adapter: model benches shortened)' : ''}`);
   const t0 = performance.now();
@@ -152,7 +154,7 @@ async function main(): Promise<number> {
     results.push(r);
   }
   const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-  const file = values.out ? resolve(process.env.npm_lifecycle_event === 'gpu-check' && process.env.INIT_CWD ? process.env.INIT_CWD : process.cwd(), values.out) : join(ROOT, 'bench', 'results', `gpu-check-${stamp}.md`);
+  const file = values.out ? resolve(cwd, values.out) : join(ROOT, 'bench', 'results', `gpu-check-${stamp}.md`);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, formatReport(adapter.describe, results, (performance.now() - t0) / 1000));
   console.log(`\n${results.map((r) => `${r.step.name}: ${r.status}`).join('\n')}\nreport: ${file}`);
