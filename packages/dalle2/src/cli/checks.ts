@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { loadModelLoadConfig, type ModelLoadConfig } from '../config/index.js';
-import { OptionError, checkPrompts, checkRequestAgainstConfig, type PlanRequest } from '../plan.js';
+import { OptionError, PRIOR_CONTEXT, checkPrompts, checkRequestAgainstConfig, type PlanRequest } from '../plan.js';
 import { UsageError, type CliOptions } from './args.js';
 
 /** generate()/plan option names -> the CLI flags that set them. */
@@ -24,7 +24,7 @@ const FLAGS: Record<string, string> = {
 export function cliError(e: unknown): unknown {
   if (!(e instanceof OptionError)) return e;
   const flag = FLAGS[e.option] ?? e.option;
-  if (e.option === 'prompt' && /tokens long/.test(e.message)) return new UsageError(`${e.message}: shorten it, or pass --truncate to keep the first 256 tokens`);
+  if (e.option === 'prompt' && /tokens long/.test(e.message)) return new UsageError(`${e.message}: shorten it, or pass --truncate to keep the first ${PRIOR_CONTEXT} tokens`);
   return new UsageError(flag === 'prompt' ? e.message : `${flag}: ${e.message}`);
 }
 
